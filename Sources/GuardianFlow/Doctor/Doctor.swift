@@ -1,0 +1,186 @@
+import Foundation
+import MLflow
+
+/// One line of `guardianflow doctor`.
+public struct DoctorCheck: Sendable, Equatable, Encodable {
+    public enum Outcome: String, Sendable, Encodable {
+        case ok, warning, failed, skipped
+    }
+
+    public var name: String
+    public var outcome: Outcome
+    public var detail: String
+    /// What to do when it is not ok.
+    public var fix: String?
+    /// A failed required check makes `doctor` exit non-zero.
+    public var required: Bool
+    /// The exit code a failure of this check maps to.
+    public var exitCode: Int32
+
+    public init(name: String, outcome: Outcome, detail: String, fix: String? = nil, required: Bool = true, exitCode: Int32 = 69) {
+        self.name = name
+        self.outcome = outcome
+        self.detail = detail
+        self.fix = fix
+        self.required = required
+        self.exitCode = exitCode
+    }
+}
+
+/// Checks that everything a training needs is in place, one ``DoctorCheck`` each.
+///
+/// It never starts the local server: it says whether it answers and how to start it.
+public struct Doctor: Sendable {
+    public var settings: Settings
+    public var nvml: @Sendable () -> NVMLAvailability
+
+    public init(settings: Settings, nvml: @escaping @Sendable () -> NVMLAvailability = { NVMLAvailability.probe() }) {
+        self.settings = settings
+        self.nvml = nvml
+    }
+
+    /// Runs every check.
+    public func run() async -> [DoctorCheck] {
+        var checks: [DoctorCheck] = []
+        checks.append(configCheck())
+        let tracking = await trackingCheck()
+        checks.append(tracking.check)
+        if let client = tracking.client {
+            checks.append(await artifactCheck(client))
+        } else {
+            checks.append(
+                DoctorCheck(
+                    name: "artifact store", outcome: .skipped, detail: "needs the tracking server", required: false))
+        }
+        checks.append(s3Check())
+        checks.append(await pythonCheck())
+        checks.append(nvmlCheck())
+        return checks
+    }
+
+    func configCheck() -> DoctorCheck {
+        let file = settings.configFile.map { "config file \($0)" } ?? "no config file (using flags, environment, defaults)"
+        return DoctorCheck(name: "config", outcome: .ok, detail: "\(file); work dir \(settings.workDir)", required: false)
+    }
+
+    func trackingCheck() async -> (check: DoctorCheck, client: MLflowClient?) {
+        let connector = TrackingConnector(settings: settings)
+        let client: MLflowClient
+        do {
+            client = try connector.makeClient(retry: RetryPolicy(maxAttempts: 2, budget: .seconds(2)))
+        } catch {
+            return (
+                DoctorCheck(
+                    name: "tracking server", outcome: .failed, detail: "\(error)", fix: "fix MLFLOW_TRACKING_URI",
+                    exitCode: 65), nil
+            )
+        }
+        let uri = TrackingURI.redact(client.trackingURI.baseURL)
+        do {
+            let version = try await client.serverVersion()
+            // A read that needs auth: /version may be open while the API is not.
+            _ = try await client.searchExperiments(maxResults: 1)
+            let which = connector.usesEmbeddedServer ? "local server" : "server"
+            return (DoctorCheck(name: "tracking server", outcome: .ok, detail: "\(which) \(uri) answers, MLflow \(version)"), client)
+        } catch let error as MLflowError {
+            if case .authenticationRefused = error {
+                return (
+                    DoctorCheck(
+                        name: "tracking server", outcome: .failed, detail: "\(uri) refused the credentials",
+                        fix: "set MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN",
+                        exitCode: 77), nil
+                )
+            }
+            let fix =
+                connector.usesEmbeddedServer
+                ? "run `guardianflow server start` (or any command that needs it starts it)"
+                : "check that the server at \(uri) runs and MLFLOW_TRACKING_URI is right"
+            let detail: String
+            switch error {
+            case .unreachable(_, let why, _): detail = "\(uri) is not answering (\(why))"
+            default: detail = "\(uri): \(error)"
+            }
+            return (
+                DoctorCheck(
+                    name: "tracking server", outcome: .failed, detail: detail, fix: fix,
+                    exitCode: GuardianFlowError.exitCode(for: error)), nil
+            )
+        } catch {
+            return (DoctorCheck(name: "tracking server", outcome: .failed, detail: "\(error)", fix: nil), nil)
+        }
+    }
+
+    func artifactCheck(_ client: MLflowClient) async -> DoctorCheck {
+        let probe = "guardianflow-doctor/probe-\(UUID().uuidString.lowercased()).txt"
+        do {
+            try await client.uploadArtifact(data: Data("guardianflow doctor probe\n".utf8), to: probe)
+            try? await client.deleteArtifact(probe)
+            return DoctorCheck(name: "artifact store", outcome: .ok, detail: "the server's artifact proxy accepts uploads")
+        } catch let error as MLflowError {
+            if let status = error.status, status == 404 || status == 503 || status == 501 {
+                return DoctorCheck(
+                    name: "artifact store", outcome: .warning,
+                    detail: "the server does not proxy artifacts (HTTP \(status)); runs will write to their artifact URI directly",
+                    fix: "start mlflow server with --serve-artifacts, or configure S3 (MLFLOW_S3_ENDPOINT_URL)",
+                    required: false)
+            }
+            return DoctorCheck(
+                name: "artifact store", outcome: .failed, detail: "upload through the proxy failed: \(error)",
+                fix: "check the server's --artifacts-destination is writable", exitCode: 69)
+        } catch {
+            return DoctorCheck(name: "artifact store", outcome: .failed, detail: "\(error)", exitCode: 69)
+        }
+    }
+
+    func s3Check() -> DoctorCheck {
+        guard let endpoint = settings[.s3EndpointURL] else {
+            return DoctorCheck(
+                name: "S3 store", outcome: .skipped, detail: "no MLFLOW_S3_ENDPOINT_URL set (artifacts go through the tracking server)",
+                required: false)
+        }
+        let hasKeys = settings[.awsAccessKeyID] != nil && settings[.awsSecretAccessKey] != nil
+        guard hasKeys else {
+            return DoctorCheck(
+                name: "S3 store", outcome: .failed, detail: "\(Redaction.redactURIs(endpoint)) is set but credentials are missing",
+                fix: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", exitCode: 77)
+        }
+        return DoctorCheck(
+            name: "S3 store", outcome: .ok,
+            detail: "\(Redaction.redactURIs(endpoint)), key \(Redaction.maskAccessKey(settings[.awsAccessKeyID] ?? "")), region \(settings.awsRegion)",
+            required: false)
+    }
+
+    func pythonCheck() async -> DoctorCheck {
+        let python = PythonEnvironment.locate(settings: settings)
+        guard python.exists else {
+            return DoctorCheck(
+                name: "python venv", outcome: .failed, detail: "no Python at \(python.python)",
+                fix: "run scripts/setup, or set GUARDIANFLOW_PYTHON", exitCode: 65)
+        }
+        do {
+            let versions = try await python.packageVersions()
+            let missing = versions.filter { $0.value == nil }.map(\.key).sorted()
+            let found = versions.compactMap { key, value in value.map { "\(key) \($0)" } }.sorted().joined(separator: ", ")
+            if !missing.isEmpty {
+                return DoctorCheck(
+                    name: "python venv", outcome: .failed, detail: "\(python.python): missing \(missing.joined(separator: ", "))",
+                    fix: "run scripts/setup (pip install -r python/requirements.txt)", exitCode: 65)
+            }
+            return DoctorCheck(name: "python venv", outcome: .ok, detail: "\(python.python): \(found)")
+        } catch {
+            return DoctorCheck(
+                name: "python venv", outcome: .failed, detail: "\(error)", fix: "run scripts/setup", exitCode: 65)
+        }
+    }
+
+    func nvmlCheck() -> DoctorCheck {
+        switch nvml() {
+        case .available(let path):
+            return DoctorCheck(name: "NVML", outcome: .ok, detail: "\(path) loads; GPU metrics will be logged", required: false)
+        case .absent(let reason):
+            return DoctorCheck(
+                name: "NVML", outcome: .warning, detail: "absent (\(reason)); training works, without GPU metrics",
+                fix: "on a GPU machine install the NVIDIA driver (libnvidia-ml.so.1)", required: false)
+        }
+    }
+}

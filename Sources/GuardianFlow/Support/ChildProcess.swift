@@ -1,0 +1,322 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CSupport
+import Foundation
+
+/// How to start a child process.
+public struct ProcessSpec: Sendable {
+    /// Where a child's output goes.
+    public enum Output: Sendable {
+        case inherit
+        case null
+        /// A file, appended to or truncated.
+        case file(String, append: Bool)
+        /// A pipe the parent reads (``ChildProcess/stdout`` / ``ChildProcess/stderr``).
+        case pipe
+    }
+
+    /// How the child relates to the parent's process group.
+    public enum Grouping: Sendable {
+        /// Same group as the parent: a terminal's Ctrl-C reaches it too.
+        case inherit
+        /// Its own process group, so the parent can signal it and all its children at once.
+        case newGroup
+        /// Its own session: it outlives the parent's terminal (daemons such as the local server).
+        case newSession
+    }
+
+    public var executable: String
+    public var arguments: [String]
+    public var environment: [String: String]
+    public var workingDirectory: String?
+    public var stdout: Output
+    public var stderr: Output
+    public var grouping: Grouping
+
+    public init(
+        executable: String, arguments: [String] = [], environment: [String: String] = ProcessInfo.processInfo.environment,
+        workingDirectory: String? = nil, stdout: Output = .inherit, stderr: Output = .inherit,
+        grouping: Grouping = .newGroup
+    ) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.stdout = stdout
+        self.stderr = stderr
+        self.grouping = grouping
+    }
+}
+
+/// How a child process ended.
+public enum ProcessExit: Sendable, Equatable, CustomStringConvertible {
+    case exited(Int32)
+    case signaled(Int32)
+
+    public var succeeded: Bool { self == .exited(0) }
+
+    public var description: String {
+        switch self {
+        case .exited(let code): "exit code \(code)"
+        case .signaled(let signal): "signal \(signal)"
+        }
+    }
+}
+
+/// A child process started with posix_spawn, optionally in its own process group or session.
+///
+/// Signals, stdin and the working directory are set up so the child starts clean: default signal
+/// handlers (even when the parent ignores SIGINT), stdin from /dev/null.
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: pid_t
+    /// The read end of the child's stdout, when it was `.pipe`.
+    public let stdout: FileHandle?
+    /// The read end of the child's stderr, when it was `.pipe`.
+    public let stderr: FileHandle?
+    public let spec: ProcessSpec
+
+    private let lock = NSLock()
+    private var exit: ProcessExit?
+    private var waiters: [CheckedContinuation<ProcessExit, Never>] = []
+    private var reaping = false
+
+    private init(pid: pid_t, stdout: FileHandle?, stderr: FileHandle?, spec: ProcessSpec) {
+        self.pid = pid
+        self.stdout = stdout
+        self.stderr = stderr
+        self.spec = spec
+    }
+
+    /// Starts a child.
+    ///
+    /// - Throws: ``GuardianFlowError/invalidInput(_:)`` when the executable cannot be started,
+    ///   naming it.
+    public static func spawn(_ spec: ProcessSpec) throws -> ChildProcess {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        var parentEnds: [Int32] = []
+        var childEnds: [Int32] = []
+        func setUp(_ output: ProcessSpec.Output, fd: Int32) throws -> FileHandle? {
+            switch output {
+            case .inherit:
+                return nil
+            case .null:
+                posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_WRONLY, 0)
+                return nil
+            case .file(let path, let append):
+                let flags = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
+                posix_spawn_file_actions_addopen(&actions, fd, path, flags, 0o644)
+                return nil
+            case .pipe:
+                var fds: [Int32] = [0, 0]
+                guard gf_pipe_cloexec(&fds) == 0 else {
+                    throw GuardianFlowError.internal("Cannot create a pipe: \(String(cString: strerror(errno))).")
+                }
+                posix_spawn_file_actions_adddup2(&actions, fds[1], fd)
+                parentEnds.append(fds[0])
+                childEnds.append(fds[1])
+                return FileHandle(fileDescriptor: fds[0], closeOnDealloc: true)
+            }
+        }
+        let out = try setUp(spec.stdout, fd: 1)
+        let err = try setUp(spec.stderr, fd: 2)
+        if let directory = spec.workingDirectory {
+            gf_spawn_file_actions_addchdir(&actions, directory)
+        }
+
+        var flags = Int32(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)
+        switch spec.grouping {
+        case .inherit: break
+        case .newGroup:
+            flags |= Int32(POSIX_SPAWN_SETPGROUP)
+            posix_spawnattr_setpgroup(&attributes, 0)
+        case .newSession:
+            flags |= 0x80  // POSIX_SPAWN_SETSID (glibc ≥ 2.26)
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT, SIGCHLD] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+
+        let argv = [spec.executable] + spec.arguments
+        let envp = spec.environment.map { "\($0.key)=\($0.value)" }
+        var pid: pid_t = 0
+        let result = withCStrings(argv) { cArgv in
+            withCStrings(envp) { cEnvp in
+                spec.executable.contains("/")
+                    ? posix_spawn(&pid, spec.executable, &actions, &attributes, cArgv, cEnvp)
+                    : posix_spawnp(&pid, spec.executable, &actions, &attributes, cArgv, cEnvp)
+            }
+        }
+        for fd in childEnds { close(fd) }
+        guard result == 0 else {
+            for fd in parentEnds { close(fd) }
+            throw GuardianFlowError.invalidInput(
+                "Cannot start \(spec.executable): \(String(cString: strerror(result))). Check that it is installed (scripts/setup).")
+        }
+        return ChildProcess(pid: pid, stdout: out, stderr: err, spec: spec)
+    }
+
+    /// Waits for the child to end (reaping it exactly once, whoever asks).
+    public func waitForExit() async -> ProcessExit {
+        await withCheckedContinuation { continuation in
+            lock.lock()
+            if let exit {
+                lock.unlock()
+                continuation.resume(returning: exit)
+                return
+            }
+            waiters.append(continuation)
+            let start = !reaping
+            reaping = true
+            lock.unlock()
+            guard start else { return }
+            let pid = self.pid
+            Thread.detachNewThread { [self] in
+                var status: Int32 = 0
+                var outcome: ProcessExit = .exited(-1)
+                while true {
+                    let r = waitpid(pid, &status, 0)
+                    if r == -1 && errno == EINTR { continue }
+                    if r == pid {
+                        // WIFEXITED / WEXITSTATUS / WTERMSIG, spelt out (they are macros in C).
+                        let signal = status & 0x7f
+                        outcome = signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
+                    }
+                    break
+                }
+                lock.lock()
+                exit = outcome
+                let pending = waiters
+                waiters = []
+                lock.unlock()
+                for waiter in pending { waiter.resume(returning: outcome) }
+            }
+        }
+    }
+
+    /// Whether the child has been reaped.
+    public var hasExited: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return exit != nil
+    }
+
+    /// Sends a signal to the child, or to its whole process group.
+    public func signal(_ signal: Int32, group: Bool = true) {
+        if group && spec.grouping != .inherit {
+            kill(-pid, signal)
+        } else {
+            kill(pid, signal)
+        }
+    }
+
+    /// Stops the child and everything in its group: SIGTERM, then SIGKILL after `grace`.
+    @discardableResult
+    public func terminate(grace: Duration = .seconds(5)) async -> ProcessExit {
+        signal(SIGTERM)
+        let exited = await withTaskGroup(of: ProcessExit?.self) { group in
+            group.addTask { await self.waitForExit() }
+            group.addTask {
+                try? await Task.sleep(for: grace)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        // Children of the child may still be alive even when it exited: kill the group either way.
+        signal(SIGKILL)
+        if let exited { return exited }
+        return await waitForExit()
+    }
+
+    /// Runs a command to completion and captures its output.
+    ///
+    /// - Parameter timeout: the child's group is killed when it runs longer.
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
+        timeout: Duration = .seconds(60)
+    ) async throws -> (exit: ProcessExit, stdout: String, stderr: String) {
+        let child = try spawn(
+            ProcessSpec(
+                executable: executable, arguments: arguments, environment: environment, stdout: .pipe, stderr: .pipe,
+                grouping: .newGroup))
+        async let out = readAll(child.stdout)
+        async let err = readAll(child.stderr)
+        let exit = await withTaskGroup(of: ProcessExit?.self) { group in
+            group.addTask { await child.waitForExit() }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        let finalExit: ProcessExit
+        if let exit {
+            finalExit = exit
+        } else {
+            finalExit = await child.terminate(grace: .seconds(1))
+        }
+        return (finalExit, await out, await err)
+    }
+
+    /// Reads a pipe to its end on a thread of its own.
+    static func readAll(_ handle: FileHandle?) async -> String {
+        guard let handle else { return "" }
+        return await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                let data = (try? handle.readToEnd()) ?? Data()
+                continuation.resume(returning: String(decoding: data, as: UTF8.self))
+            }
+        }
+    }
+
+    /// The lines a pipe delivers, as they arrive.
+    public static func lines(of handle: FileHandle) -> AsyncStream<String> {
+        AsyncStream { continuation in
+            Thread.detachNewThread {
+                var buffer = Data()
+                while true {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    buffer.append(chunk)
+                    while let newline = buffer.firstIndex(of: 0x0A) {
+                        let line = buffer[buffer.startIndex..<newline]
+                        continuation.yield(String(decoding: line, as: UTF8.self))
+                        buffer.removeSubrange(buffer.startIndex...newline)
+                    }
+                }
+                if !buffer.isEmpty { continuation.yield(String(decoding: buffer, as: UTF8.self)) }
+                continuation.finish()
+            }
+        }
+    }
+}
+
+/// Whether a process with this pid exists.
+public func processIsAlive(_ pid: pid_t) -> Bool {
+    pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)
+}
+
+private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for pointer in pointers { free(pointer) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

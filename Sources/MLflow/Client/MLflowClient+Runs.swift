@@ -1,0 +1,126 @@
+import Foundation
+
+extension MLflowClient {
+    struct RunResponse: Decodable { var run: Run }
+    struct SearchRunsResponse: Decodable {
+        var runs: [Run]?
+        var nextPageToken: String?
+        enum CodingKeys: String, CodingKey { case runs, nextPageToken = "next_page_token" }
+    }
+    struct UpdateRunResponse: Decodable {
+        var runInfo: RunInfo?
+        enum CodingKeys: String, CodingKey { case runInfo = "run_info" }
+    }
+    struct MetricHistoryResponse: Decodable {
+        var metrics: [Metric]?
+        var nextPageToken: String?
+        enum CodingKeys: String, CodingKey { case metrics, nextPageToken = "next_page_token" }
+    }
+
+    /// Creates a run in RUNNING state.
+    public func createRun(
+        experimentId: String, runName: String? = nil, startTime: Int64 = mlflowTimestamp(),
+        tags: [String: String] = [:]
+    ) async throws -> RunInfo {
+        var body: [String: JSONValue] = ["experiment_id": .string(experimentId), "start_time": .int(startTime)]
+        if let runName { body["run_name"] = .string(runName) }
+        let cleanTags = tags.keyValues.map {
+            KeyValue(key: MLflowKey.sanitize($0.key), value: MLflowKey.truncate($0.value, to: batchLimits.maxTagValueLength))
+        }
+        if !cleanTags.isEmpty { body["tags"] = .array(cleanTags.map(\.json)) }
+        return try await call("POST", "runs/create", body: body, as: RunResponse.self).run.info
+    }
+
+    /// Sets a run's status and end time.
+    @discardableResult
+    public func updateRun(
+        runId: String, status: RunStatus, endTime: Int64? = nil, runName: String? = nil
+    ) async throws -> RunInfo? {
+        var body: [String: JSONValue] = ["run_id": .string(runId), "status": .string(status.rawValue)]
+        if let endTime { body["end_time"] = .int(endTime) }
+        if let runName { body["run_name"] = .string(runName) }
+        return try await call("POST", "runs/update", body: body, as: UpdateRunResponse.self).runInfo
+    }
+
+    /// A run with its latest metrics, params and tags.
+    public func getRun(id runId: String) async throws -> Run {
+        try await get("runs/get", query: [("run_id", runId)], as: RunResponse.self).run
+    }
+
+    /// One page of runs.
+    public func searchRuns(
+        experimentIds: [String], filter: String? = nil, viewType: ViewType = .activeOnly,
+        orderBy: [String] = [], maxResults: Int = 1000, pageToken: String? = nil
+    ) async throws -> (runs: [Run], nextPageToken: String?) {
+        var body: [String: JSONValue] = [
+            "experiment_ids": .array(experimentIds.map { .string($0) }),
+            "run_view_type": .string(viewType.rawValue), "max_results": .int(Int64(maxResults)),
+        ]
+        if let filter { body["filter"] = .string(filter) }
+        if !orderBy.isEmpty { body["order_by"] = .array(orderBy.map { .string($0) }) }
+        if let pageToken { body["page_token"] = .string(pageToken) }
+        let page = try await call("POST", "runs/search", body: body, as: SearchRunsResponse.self)
+        return (page.runs ?? [], page.nextPageToken.flatMap { $0.isEmpty ? nil : $0 })
+    }
+
+    /// Every run that matches, following the pages (up to `limit`).
+    public func allRuns(
+        experimentIds: [String], filter: String? = nil, viewType: ViewType = .activeOnly,
+        orderBy: [String] = [], limit: Int = .max
+    ) async throws -> [Run] {
+        var all: [Run] = []
+        var token: String?
+        repeat {
+            let page = try await searchRuns(
+                experimentIds: experimentIds, filter: filter, viewType: viewType, orderBy: orderBy,
+                maxResults: min(1000, max(1, limit - all.count)), pageToken: token)
+            all += page.runs
+            token = page.nextPageToken
+        } while token != nil && all.count < limit
+        return all
+    }
+
+    /// Logs any number of metrics, params and tags, in as many requests as the server's limits
+    /// need, in order. Non-finite metric values are dropped; keys are made valid; long values
+    /// are truncated (see ``LogBatchPlanner``).
+    public func logBatch(
+        runId: String, metrics: [Metric] = [], params: [KeyValue] = [], tags: [KeyValue] = []
+    ) async throws {
+        let batches = LogBatchPlanner(limits: batchLimits).plan(metrics: metrics, params: params, tags: tags)
+        for batch in batches {
+            try await call(
+                "POST", "runs/log-batch",
+                body: [
+                    "run_id": .string(runId),
+                    "metrics": .array(batch.metrics.map(\.json)),
+                    "params": .array(batch.params.map(\.json)),
+                    "tags": .array(batch.tags.map(\.json)),
+                ], as: Empty.self)
+        }
+    }
+
+    /// Sets (overwrites) one run tag.
+    public func setTag(runId: String, key: String, value: String) async throws {
+        try await call(
+            "POST", "runs/set-tag",
+            body: [
+                "run_id": .string(runId), "key": .string(MLflowKey.sanitize(key)),
+                "value": .string(MLflowKey.truncate(value, to: batchLimits.maxTagValueLength)),
+            ], as: Empty.self)
+    }
+
+    /// Every point of one metric, following the pages.
+    public func metricHistory(runId: String, key: String) async throws -> [Metric] {
+        var all: [Metric] = []
+        var token: String?
+        repeat {
+            let page = try await get(
+                "metrics/get-history",
+                query: [("run_id", runId), ("metric_key", key), ("max_results", "25000"), ("page_token", token)],
+                as: MetricHistoryResponse.self)
+            all += page.metrics ?? []
+            token = page.nextPageToken.flatMap { $0.isEmpty ? nil : $0 }
+        } while token != nil
+        return all
+    }
+}

@@ -1,0 +1,171 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// The live ``HTTPTransport``: async-http-client with a kept-alive connection pool.
+///
+/// Clients live for the whole process (one verifying TLS, one not), so connections are reused
+/// across every ``MLflowClient`` and nothing needs shutting down.
+public struct AsyncHTTPClientTransport: HTTPTransport {
+    private let client: HTTPClient
+
+    /// The shared transport; `insecureTLS` skips certificate verification
+    /// (`MLFLOW_TRACKING_INSECURE_TLS`).
+    public static func shared(insecureTLS: Bool = false) -> AsyncHTTPClientTransport {
+        AsyncHTTPClientTransport(client: insecureTLS ? insecureClient : verifyingClient)
+    }
+
+    init(client: HTTPClient) {
+        self.client = client
+    }
+
+    public func execute(_ request: HTTPRequest, timeout: Duration) async throws -> HTTPResponse {
+        let response = try await send(request, timeout: timeout)
+        var buffer = try await collect(response.body, deadline: timeout)
+        let data = buffer.readData(length: buffer.readableBytes) ?? Data()
+        return HTTPResponse(status: Int(response.status.code), headers: Array(response.headers), body: data)
+    }
+
+    public func download(_ request: HTTPRequest, to destination: String, timeout: Duration) async throws -> HTTPResponse {
+        let response = try await send(request, timeout: timeout)
+        let status = Int(response.status.code)
+        guard (200..<300).contains(status) else {
+            var buffer = try await collect(response.body, deadline: timeout)
+            return HTTPResponse(
+                status: status, headers: Array(response.headers),
+                body: buffer.readData(length: buffer.readableBytes) ?? Data())
+        }
+        let partial = destination + ".part"
+        let directory = (destination as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        guard FileManager.default.createFile(atPath: partial, contents: nil),
+            let handle = FileHandle(forWritingAtPath: partial)
+        else {
+            throw TransportError(kind: .file, detail: "cannot create \(partial)")
+        }
+        do {
+            for try await chunk in response.body {
+                try handle.write(contentsOf: chunk.readableBytesView)
+            }
+            try handle.close()
+            if FileManager.default.fileExists(atPath: destination) {
+                try FileManager.default.removeItem(atPath: destination)
+            }
+            try FileManager.default.moveItem(atPath: partial, toPath: destination)
+        } catch {
+            try? handle.close()
+            try? FileManager.default.removeItem(atPath: partial)
+            throw Self.translate(error)
+        }
+        return HTTPResponse(status: status, headers: Array(response.headers))
+    }
+
+    private func send(_ request: HTTPRequest, timeout: Duration) async throws -> HTTPClientResponse {
+        var outgoing = HTTPClientRequest(url: request.url)
+        outgoing.method = HTTPMethod(rawValue: request.method)
+        for (name, value) in request.headers {
+            outgoing.headers.add(name: name, value: value)
+        }
+        switch request.body {
+        case .none:
+            break
+        case .bytes(let data):
+            outgoing.body = .bytes(ByteBuffer(data: data))
+        case .file(let path, let size):
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw TransportError(kind: .file, detail: "cannot open \(path) for reading")
+            }
+            outgoing.body = .stream(FileChunks(handle: handle), length: .known(size))
+        }
+        do {
+            return try await client.execute(outgoing, timeout: .nanoseconds(Int64(timeout.nanoseconds)))
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    private func collect(_ body: HTTPClientResponse.Body, deadline: Duration) async throws -> ByteBuffer {
+        do {
+            return try await body.collect(upTo: 256 * 1024 * 1024)
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    static func translate(_ error: any Error) -> any Error {
+        if error is CancellationError || error is TransportError { return error }
+        if let ssl = error as? NIOSSLError {
+            return TransportError(kind: .tls, detail: "TLS failed: \(ssl)")
+        }
+        let text = String(describing: error)
+        if text.contains("SSL") || text.contains("handshake") || text.contains("certificate") {
+            return TransportError(kind: .tls, detail: "TLS failed: \(text)")
+        }
+        return TransportError(kind: .connection, detail: friendly(text))
+    }
+
+    /// A short reason in place of NIO's error dumps.
+    static func friendly(_ text: String) -> String {
+        let lower = text.lowercased()
+        if lower.contains("connection refused") { return "connection refused" }
+        if lower.contains("connecttimeout") || lower.contains("connect timeout") { return "connection timed out" }
+        if lower.contains("deadlineexceeded") || lower.contains("readtimeout") { return "no answer in time" }
+        if lower.contains("remoteconnectionclosed") || lower.contains("connection reset") { return "the server closed the connection" }
+        if lower.contains("name resolution") || lower.contains("nodename") || lower.contains("lookup") { return "the host name does not resolve" }
+        return text
+    }
+}
+
+/// A file read in 1 MiB chunks as an async sequence of buffers, closed at its end.
+struct FileChunks: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let handle: FileHandle
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let handle: FileHandle
+        mutating func next() async throws -> ByteBuffer? {
+            let data = try handle.read(upToCount: 1 << 20) ?? Data()
+            if data.isEmpty {
+                try? handle.close()
+                return nil
+            }
+            return ByteBuffer(data: data)
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: handle) }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
+
+private func makeClient(verify: Bool) -> HTTPClient {
+    var tls = TLSConfiguration.makeClientConfiguration()
+    if !verify { tls.certificateVerification = .none }
+    var configuration = HTTPClient.Configuration(
+        tlsConfiguration: tls,
+        timeout: .init(connect: .seconds(2), read: .seconds(120)),
+        decompression: .disabled
+    )
+    configuration.connectionPool = .init(idleTimeout: .seconds(60))
+    configuration.httpVersion = .http1Only
+    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+}
+
+private let verifyingClient = makeClient(verify: true)
+private let insecureClient = makeClient(verify: false)

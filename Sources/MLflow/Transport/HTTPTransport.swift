@@ -1,0 +1,82 @@
+import Foundation
+
+/// An HTTP request as the MLflow client describes it to a transport.
+public struct HTTPRequest: Sendable {
+    /// The body of a request: nothing, bytes in memory, or a file streamed from disk.
+    public enum Body: Sendable {
+        case none
+        case bytes(Data)
+        /// A file sent as it is read, so memory stays bounded whatever its size.
+        case file(path: String, size: Int64)
+    }
+
+    public var method: String
+    public var url: String
+    public var headers: [(String, String)]
+    public var body: Body
+
+    public init(method: String, url: String, headers: [(String, String)] = [], body: Body = .none) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+
+    /// The value of the first header with this name, compared case-insensitively.
+    public func header(_ name: String) -> String? {
+        headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+    }
+}
+
+/// An HTTP response: status, headers and the body (empty when it was streamed to a file).
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: Data
+
+    public init(status: Int, headers: [(String, String)] = [], body: Data = Data()) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// The value of the first header with this name, compared case-insensitively.
+    public func header(_ name: String) -> String? {
+        headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+    }
+}
+
+/// The seam between the MLflow client and the network.
+///
+/// The live implementation is ``AsyncHTTPClientTransport``; tests use the same type against a
+/// local server, or a recording double.
+public protocol HTTPTransport: Sendable {
+    /// Sends one request and returns the whole response.
+    func execute(_ request: HTTPRequest, timeout: Duration) async throws -> HTTPResponse
+
+    /// Sends one request; a 2xx body is streamed into `destination` (written to a temporary
+    /// file beside it and renamed at the end), any other body is returned in memory.
+    func download(_ request: HTTPRequest, to destination: String, timeout: Duration) async throws -> HTTPResponse
+}
+
+/// A failure below HTTP: the request never got a response.
+public struct TransportError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable {
+        /// Connection refused, reset or timed out: worth retrying.
+        case connection
+        /// The TLS handshake failed: retrying will not help.
+        case tls
+        /// A local file could not be read or written.
+        case file
+    }
+
+    public var kind: Kind
+    public var detail: String
+
+    public init(kind: Kind, detail: String) {
+        self.kind = kind
+        self.detail = detail
+    }
+
+    public var description: String { detail }
+}

@@ -1,0 +1,28 @@
+import ArgumentParser
+import GuardianFlow
+
+@main
+struct GuardianFlowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "guardianflow",
+        abstract: "Train YOLO detectors with ultralytics, tracked in MLflow, with a model registry you can trust.",
+        discussion: """
+            guardianflow talks to the MLflow tracking server in MLFLOW_TRACKING_URI. With none set, it \
+            uses a local server under the work dir (~/.guardianflow), starting it when needed; its UI is \
+            at http://127.0.0.1:5000.
+
+            Settings come from flags, then the environment (MLFLOW_*, AWS_*, GUARDIANFLOW_*), then \
+            guardianflow.yaml in the working directory or ~/.config/guardianflow/, then defaults: \
+            see `guardianflow config show`.
+
+            Exit codes: 0 ok, 64 usage, 65 bad input (dataset, model, config), 69 a service \
+            unreachable, 77 credentials refused, 3 training failed, 4 out of memory, 5 promotion \
+            refused by the gate, 6 registry state (unknown model or version, no candidate), \
+            130 interrupted, 143 terminated.
+            """,
+        version: GuardianFlowInfo.version,
+        subcommands: [
+            ListCommand.self, ConfigCommand.self, DoctorCommand.self, ServerCommand.self,
+        ]
+    )
+}
