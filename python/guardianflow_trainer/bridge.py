@@ -1,0 +1,563 @@
+"""Run one ultralytics YOLO training job and report structured events (DESIGN.md section 4).
+
+    python -m guardianflow_trainer --job JOB.json
+    python -m guardianflow_trainer --job -          # job JSON on stdin
+
+Event channel
+    Events are JSON objects, one per line, written only to the process's *original* stdout. At
+    start-up fd 1 is duplicated to a private (close-on-exec) fd and fd 2 is dup2'ed onto fd 1, so
+    every other print -- ultralytics' logger, torch, tqdm, subprocesses -- lands on stderr. Each
+    line is flushed as soon as it is written. NaN/inf become null; the output is pure ASCII JSON.
+
+    {"event":"started","pid","save_dir","ultralytics","torch","device","epochs","start_epoch",
+     "batch","resume","args"}
+    {"event":"epoch","epoch","epochs","time","metrics","lr"}          one per epoch, 1-based
+    {"event":"finished","save_dir","best","last","epochs_completed","best_metrics","speed_ms",
+     "results_csv","args_yaml"}
+    {"event":"error","kind":"oom|dataset|model|config|other","message","traceback"}   then exit 1
+
+Job JSON
+    model    "yolov8n.yaml" (an ultralytics model config name) or a path to a .yaml/.pt file
+    data     path to the dataset YAML (must exist; dataset names are never resolved/downloaded)
+    epochs, batch, imgsz, device (str|null), workers (int|null), seed (int|null)
+    project, name    save_dir = abspath(project)/name, exist_ok=True
+    resume   null, or the path of a last.pt to continue with ultralytics' own resume
+    args     dict of extra ultralytics train overrides, e.g. {"lr0": 0.01, "plots": false}
+
+Isolation
+    The child never logs to MLflow (or any tracker): MLFLOW_* and ULTRALYTICS_API_KEY are removed
+    from the environment, YOLO_OFFLINE=1 and a private YOLO_CONFIG_DIR are set when absent, and
+    ultralytics' integration settings are switched off before training. Nothing is downloaded at
+    runtime: model .pt files and the data YAML must exist locally, the dataset YAML's `download:`
+    hook is disabled, ultralytics' safe_download refuses remote URLs (so the CUDA AMP self-check
+    is skipped unless yolo26n.pt is already in WEIGHTS_DIR) and plot fonts are looked up locally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path, PurePath
+from typing import Any, Callable
+
+ERROR_KINDS = ("oom", "dataset", "model", "config", "other")
+
+# Ultralytics settings keys that enable an integration / network sync. Only keys the installed
+# version knows are touched (8.4.190 has no `hub` or `neptune` key; unknown keys raise KeyError).
+_TRACKER_SETTINGS = (
+    "mlflow", "wandb", "tensorboard", "comet", "clearml", "dvc", "hub", "neptune", "raytune", "sync",
+)
+
+_JOB_FIELDS = {
+    "model", "data", "epochs", "batch", "imgsz", "device", "project", "name", "workers", "resume", "seed", "args",
+}
+# Keys `args` may not set: they are either job fields or owned by the bridge.
+_RESERVED_ARGS = (_JOB_FIELDS - {"args"}) | {"exist_ok", "save_dir", "mode"}
+
+
+# --------------------------------------------------------------------------------------------
+# JSON helpers
+# --------------------------------------------------------------------------------------------
+def json_safe(value: Any) -> Any:
+    """Convert `value` to plain JSON types: NaN/inf -> None, Path -> str, numpy/torch -> python."""
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates from undecodable file names
+            value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, PurePath):
+        return json_safe(str(value))
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy scalars/arrays, torch tensors
+        try:
+            return json_safe(value.tolist())
+        except Exception:
+            pass
+    if hasattr(value, "item"):
+        try:
+            return json_safe(value.item())
+        except Exception:
+            pass
+    return json_safe(str(value))
+
+
+def _metric_dict(d: Any) -> dict[str, Any]:
+    """Metrics as {name: float|None}, from a dict (or None)."""
+    out: dict[str, Any] = {}
+    for k, v in dict(d or {}).items():
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            out[str(k)] = json_safe(v)
+            continue
+        out[str(k)] = f if math.isfinite(f) else None
+    return out
+
+
+class EventChannel:
+    """Owns the original stdout; everything else written to fd 1 afterwards goes to stderr."""
+
+    def __init__(self) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        fd = os.dup(1)  # private copy of the original stdout (non-inheritable, close-on-exec)
+        os.dup2(2, 1)  # fd 1 -> stderr, for this process and every child it spawns
+        self._file = os.fdopen(fd, "w", encoding="ascii", newline="\n", buffering=1)
+        self._lock = threading.Lock()
+
+    def emit(self, event: str, **fields: Any) -> None:
+        line = json.dumps(json_safe({"event": event, **fields}), allow_nan=False, ensure_ascii=True,
+                          separators=(",", ":"))
+        with self._lock:
+            self._file.write(line + "\n")
+            self._file.flush()
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------
+class BridgeError(Exception):
+    """An error the bridge detected itself, with its kind already decided."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def strip_ansi(text: str) -> str:
+    """ultralytics colours its messages (colorstr); events carry plain text."""
+    return _ANSI.sub("", text)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen, out = set(), []
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        out.append(e)
+        e = e.__cause__ or e.__context__
+    return out
+
+
+def _raised_in_ultralytics_data(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    return bool(last) and f"{os.sep}ultralytics{os.sep}data{os.sep}" in last
+
+
+_DATASET_TEXT = (
+    "Dataset '", "images not found", "Error loading data from", "No images found", "No labels found",
+    "No valid images found", "key missing", "Image Not Found",
+)
+_CONFIG_TEXT = (
+    "is not a valid YOLO argument", "is an invalid value", "is of invalid type", "must not be None",
+    "Invalid CUDA 'device=", "nothing to resume",
+)
+
+
+def classify(exc: BaseException, phase: str) -> str:
+    """Map an exception raised while in `phase` to one of ERROR_KINDS."""
+    chain = _chain(exc)
+    for e in chain:
+        if isinstance(e, BridgeError):
+            return e.kind
+    texts = [str(e) for e in chain]
+    for e, t in zip(chain, texts):
+        if type(e).__name__ == "OutOfMemoryError" or "out of memory" in t.lower() or "CUBLAS_STATUS_ALLOC_FAILED" in t:
+            return "oom"
+    if any(s in t for t in texts for s in _DATASET_TEXT) or any(_raised_in_ultralytics_data(e) for e in chain):
+        return "dataset"
+    if phase == "model" or any("Resume checkpoint not found" in t for t in texts):
+        return "model"
+    if any(s in t for t in texts for s in _CONFIG_TEXT):
+        return "config"
+    if phase in ("job", "config") and isinstance(exc, (SyntaxError, KeyError, ValueError, TypeError, AssertionError)):
+        return "config"
+    return "other"
+
+
+# --------------------------------------------------------------------------------------------
+# Job
+# --------------------------------------------------------------------------------------------
+def load_job(spec: str) -> dict[str, Any]:
+    try:
+        text = sys.stdin.read() if spec == "-" else Path(spec).read_text(encoding="utf-8")
+    except OSError as e:
+        raise BridgeError("config", f"cannot read job file {spec!r}: {e}") from e
+    try:
+        job = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise BridgeError("config", f"job is not valid JSON: {e}") from e
+    if not isinstance(job, dict):
+        raise BridgeError("config", "job must be a JSON object")
+    return validate_job(job)
+
+
+def validate_job(job: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(job) - _JOB_FIELDS)
+    if unknown:
+        raise BridgeError("config", f"unknown job field(s) {unknown}; valid fields are {sorted(_JOB_FIELDS)}")
+    job = {k: job.get(k) for k in _JOB_FIELDS}
+
+    def check(key: str, types: tuple, required: bool = False) -> None:
+        v = job[key]
+        if v is None:
+            if required:
+                raise BridgeError("config", f"job field {key!r} is required")
+            return
+        if isinstance(v, bool) and bool not in types or not isinstance(v, types):
+            names = "/".join(t.__name__ for t in types)
+            raise BridgeError("config", f"job field {key!r} must be {names}, got {type(v).__name__}")
+
+    resuming = job["resume"] is not None
+    check("model", (str,), required=not resuming)
+    check("data", (str,), required=not resuming)
+    check("epochs", (int,), required=not resuming)
+    check("batch", (int, float))
+    check("imgsz", (int, list))
+    check("device", (str, int))
+    check("project", (str,))
+    check("name", (str,))
+    check("workers", (int,))
+    check("resume", (str,))
+    check("seed", (int,))
+    check("args", (dict,))
+    if job["device"] is not None:
+        job["device"] = str(job["device"])
+        if "," in job["device"].strip(","):
+            # ultralytics runs multi-GPU training in a separate DDP process where these callbacks
+            # (and so the event stream) do not exist.
+            raise BridgeError("config", f"multi-device (DDP) training is not supported: device={job['device']!r}")
+    job["args"] = dict(job["args"] or {})
+    clash = sorted(k for k in job["args"] if k in _RESERVED_ARGS)
+    if clash:
+        raise BridgeError("config", f"'args' may not set {clash}: use the job field(s) instead")
+    return job
+
+
+def _resolve_model(model: str) -> str:
+    p = Path(model).expanduser()
+    suffix = p.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        # An existing file, or a bare ultralytics config name such as 'yolov8n.yaml'
+        # (resolved from the installed package, never downloaded).
+        if p.exists():
+            return str(p.resolve())
+        if p.parent != Path("."):
+            raise BridgeError("model", f"model config not found: {model}")
+        return model
+    if suffix == ".pt":
+        if not p.is_file():
+            raise BridgeError("model", f"model weights not found: {model} (weights are never downloaded)")
+        return str(p.resolve())
+    raise BridgeError("model", f"model must be a .yaml/.yml config or a .pt file, got {model!r}")
+
+
+def _resolve_data(data: str) -> str:
+    p = Path(data).expanduser()
+    if not p.is_file():
+        raise BridgeError("dataset", f"Dataset '{data}' error: data YAML not found")
+    return str(p.resolve())
+
+
+def build_train_kwargs(job: dict[str, Any]) -> dict[str, Any]:
+    """ultralytics train() keyword arguments for `job`."""
+    kw: dict[str, Any] = {}
+    if job["resume"] is not None:
+        # ultralytics' resume takes every argument from the checkpoint and only lets a few through
+        # (imgsz, batch, device, workers, save_dir, plots, val, ...); pass just those.
+        kw["resume"] = True
+        if job["data"] is not None:
+            kw["data"] = _resolve_data(job["data"])
+        for k in ("batch", "imgsz", "device", "workers"):
+            if job[k] is not None:
+                kw[k] = job[k]
+        if job["project"] is not None and job["name"] is not None:
+            kw["save_dir"] = str(Path(job["project"]).expanduser().resolve() / job["name"])
+    else:
+        kw["data"] = _resolve_data(job["data"])
+        kw["epochs"] = job["epochs"]
+        for k in ("batch", "imgsz", "device", "workers", "seed", "name"):
+            if job[k] is not None:
+                kw[k] = job[k]
+        if job["project"] is not None:
+            # A relative project would be resolved against ultralytics' runs_dir setting, not the CWD.
+            kw["project"] = str(Path(job["project"]).expanduser().resolve())
+        kw["exist_ok"] = True
+    kw.update(job["args"])
+    return kw
+
+
+# --------------------------------------------------------------------------------------------
+# Environment
+# --------------------------------------------------------------------------------------------
+def prepare_environment() -> None:
+    """Must run before ultralytics is imported."""
+    for key in list(os.environ):
+        if key.startswith("MLFLOW_"):
+            del os.environ[key]
+    os.environ.pop("ULTRALYTICS_API_KEY", None)  # the Platform callback streams to ultralytics.com
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    if not os.environ.get("YOLO_CONFIG_DIR"):
+        cfg_dir = tempfile.mkdtemp(prefix="guardianflow-yolo-")
+        os.environ["YOLO_CONFIG_DIR"] = cfg_dir
+        import atexit
+
+        atexit.register(shutil.rmtree, cfg_dir, ignore_errors=True)
+
+
+def configure_ultralytics() -> None:
+    """Switch off every tracker / network integration and runtime downloads."""
+    from ultralytics import settings
+
+    off = {k: False for k in _TRACKER_SETTINGS if k in settings.defaults}
+    off["api_key"] = ""
+    settings.update(off)
+    _disable_runtime_downloads()
+
+
+def _disable_runtime_downloads() -> None:
+    import functools
+    import importlib
+
+    # 1. A dataset YAML's `download:` field is executed (python/bash/URL) when val images are
+    #    missing; never run it -- a missing split must surface as a dataset error instead.
+    import ultralytics.data.utils as data_utils
+
+    for mod_name in ("ultralytics.engine.trainer", "ultralytics.engine.validator"):
+        mod = importlib.import_module(mod_name)
+        if hasattr(mod, "check_det_dataset"):
+            mod.check_det_dataset = functools.partial(data_utils.check_det_dataset, autodownload=False)
+
+    # 2. Every ultralytics download goes through utils.downloads.safe_download (model weights via
+    #    attempt_download_asset, the CUDA AMP self-check's yolo26n.pt, fonts, dataset zips). Refuse
+    #    anything remote with ConnectionError -- the exception ultralytics already treats as "offline"
+    #    (check_amp then skips its check and keeps amp=True). Local archives still unzip.
+    import ultralytics.utils.downloads as downloads
+
+    original_safe_download = downloads.safe_download
+
+    def safe_download_local_only(url, *a, **k):
+        if "://" not in str(url) and Path(str(url)).is_file():
+            return original_safe_download(url, *a, **k)
+        raise ConnectionError(f"guardianflow: runtime downloads are disabled, not fetching {url}")
+
+    for name, mod in list(sys.modules.items()):
+        if name.startswith("ultralytics") and getattr(mod, "safe_download", None) is original_safe_download:
+            mod.safe_download = safe_download_local_only
+
+    # 3. Plot annotations look up Arial.ttf and probe the network (requests.head) when it is missing;
+    #    use only fonts already on disk (PIL falls back to its built-in font otherwise).
+    import ultralytics.utils.plotting as plotting
+    from ultralytics.utils import USER_CONFIG_DIR
+
+    def check_font_local(font="Arial.ttf"):
+        name = Path(font).name
+        if (Path(USER_CONFIG_DIR) / name).exists():
+            return Path(USER_CONFIG_DIR) / name
+        try:
+            from matplotlib import font_manager
+
+            for f in font_manager.fontManager.ttflist:
+                if font in f.fname and os.path.exists(f.fname):
+                    return f.fname
+        except Exception:
+            pass
+        return None
+
+    plotting.check_font = check_font_local
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------
+class _Run:
+    """Callback state for one training."""
+
+    def __init__(self, events: EventChannel, set_phase: Callable[[str], None]) -> None:
+        self.events = events
+        self.set_phase = set_phase
+        self.started = False
+        self.emitted: list[int] = []
+        self.in_final_eval = False
+        self.best_metrics: dict[str, Any] | None = None
+
+    # on_pretrain_routine_start: the trainer exists (args/save_dir final); dataset checks follow.
+    def on_pretrain_routine_start(self, trainer) -> None:
+        self.set_phase("setup")
+        original = trainer.final_eval
+
+        def final_eval_marked(*a, **k):
+            # final_eval() validates best.pt and fires on_fit_epoch_end once more (with
+            # trainer.epoch temporarily incremented); flag it so it is not reported as an epoch.
+            self.in_final_eval = True
+            try:
+                return original(*a, **k)
+            finally:
+                self.in_final_eval = False
+
+        trainer.final_eval = final_eval_marked
+
+    def on_pretrain_routine_end(self, trainer) -> None:
+        self._emit_started(trainer)
+
+    def on_train_start(self, trainer) -> None:
+        self._emit_started(trainer)
+        self.set_phase("train")
+
+    def _emit_started(self, trainer) -> None:
+        if self.started:
+            return
+        self.started = True
+        import torch
+        import ultralytics
+
+        self.events.emit(
+            "started",
+            pid=os.getpid(),
+            save_dir=str(trainer.save_dir),
+            ultralytics=ultralytics.__version__,
+            torch=torch.__version__,
+            device=str(trainer.device),
+            epochs=int(trainer.epochs),
+            start_epoch=int(trainer.start_epoch) + 1,
+            batch=trainer.batch_size,
+            resume=bool(getattr(trainer, "resume", False)),
+            args=vars(trainer.args),
+        )
+
+    def on_fit_epoch_end(self, trainer) -> None:
+        epoch = int(trainer.epoch) + 1
+        if self.in_final_eval or epoch in self.emitted:
+            # Final validation of best.pt (ultralytics re-fires on_fit_epoch_end at epoch+1).
+            self.best_metrics = _metric_dict(trainer.metrics)
+            return
+        metrics = {}
+        if trainer.tloss is not None:
+            metrics.update(trainer.label_loss_items(trainer.tloss, prefix="train"))
+        metrics.update(trainer.metrics or {})
+        self.emitted.append(epoch)
+        self.events.emit(
+            "epoch",
+            epoch=epoch,
+            epochs=int(trainer.epochs),
+            time=round(time.time() - trainer.train_time_start, 3),
+            metrics=_metric_dict(metrics),
+            lr=_metric_dict(getattr(trainer, "lr", {})),
+        )
+
+    def on_train_end(self, trainer) -> None:
+        self.set_phase("final")
+
+    def finished(self, trainer) -> None:
+        validator = getattr(trainer, "validator", None)
+        speed = dict(getattr(validator, "speed", None) or {})
+        best = Path(trainer.best) if trainer.best else None
+        last = Path(trainer.last) if trainer.last else None
+        if self.best_metrics is None and trainer.metrics:  # no best.pt -> no final eval
+            self.best_metrics = {k: v for k, v in _metric_dict(trainer.metrics).items() if k != "fitness"}
+        self.events.emit(
+            "finished",
+            save_dir=str(trainer.save_dir),
+            best=str(best) if best and best.is_file() else None,
+            last=str(last) if last and last.is_file() else None,
+            epochs_completed=self.emitted[-1] if self.emitted else int(trainer.start_epoch),
+            best_metrics=self.best_metrics or {},
+            speed_ms=_metric_dict(speed),
+            results_csv=str(trainer.csv),
+            args_yaml=str(Path(trainer.save_dir) / "args.yaml"),
+        )
+
+
+def run_job(job: dict[str, Any], events: EventChannel, set_phase: Callable[[str], None]) -> None:
+    set_phase("model")
+    from ultralytics import YOLO
+
+    if job["resume"] is not None:
+        path = Path(job["resume"]).expanduser()
+        if not path.is_file():
+            raise BridgeError("model", f"resume checkpoint not found: {job['resume']}")
+        model = YOLO(str(path.resolve()))
+        ckpt = getattr(model, "ckpt", None) or {}
+        if ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None:
+            # ultralytics would silently start a *new* training here; refuse instead.
+            raise BridgeError(
+                "config",
+                f"{job['resume']} is not a resumable checkpoint (no epoch/optimizer state: "
+                "training already finished or the weights were stripped)",
+            )
+    else:
+        model = YOLO(_resolve_model(job["model"]))
+
+    set_phase("config")
+    kwargs = build_train_kwargs(job)
+    run = _Run(events, set_phase)
+    for name in ("on_pretrain_routine_start", "on_pretrain_routine_end", "on_train_start", "on_fit_epoch_end",
+                 "on_train_end"):
+        model.add_callback(name, getattr(run, name))
+    model.train(**kwargs)
+    run.finished(model.trainer)
+
+
+def main(argv: list[str] | None = None) -> int:
+    events = EventChannel()  # first: claim the original stdout before anything can print
+    parser = argparse.ArgumentParser(prog="python -m guardianflow_trainer", description=__doc__.split("\n")[0])
+    parser.add_argument("--job", required=True, help="job JSON file, or '-' for stdin")
+    ns = parser.parse_args(argv)  # usage errors go to stderr (fd 2), exit 2
+
+    phase = ["job"]
+
+    def set_phase(p: str) -> None:
+        phase[0] = p
+
+    try:
+        job = load_job(ns.job)
+        set_phase("env")
+        prepare_environment()
+        configure_ultralytics()
+        run_job(job, events, set_phase)
+    except KeyboardInterrupt:
+        raise  # die by SIGINT (exit 130 / signal), never report it as an error event
+    except BaseException as e:  # noqa: BLE001 - every failure must become an event
+        if isinstance(e, SystemExit) and e.code in (0, None):
+            raise
+        kind = classify(e, phase[0])
+        tb = traceback.format_exc()
+        print(tb, file=sys.stderr, flush=True)
+        try:
+            events.emit("error", kind=kind, message=strip_ansi(str(e)).strip() or type(e).__name__,
+                        exception=type(e).__name__, phase=phase[0], traceback=strip_ansi(tb))
+        except Exception:
+            pass
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
