@@ -22,7 +22,7 @@ struct GuardianFlowCommand: AsyncParsableCommand {
             """,
         version: GuardianFlowInfo.version,
         subcommands: [
-            ListCommand.self, ConfigCommand.self, DoctorCommand.self, ServerCommand.self,
+            TrainCommand.self, ListCommand.self, ConfigCommand.self, DoctorCommand.self, ServerCommand.self,
         ]
     )
 }

@@ -317,6 +317,26 @@ def build_train_kwargs(job: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # Environment
 # --------------------------------------------------------------------------------------------
+def die_with_parent() -> None:
+    """Ask Linux to SIGTERM this process when guardianflow (its parent) dies, even by SIGKILL,
+    so no trainer outlives it. GUARDIANFLOW_PARENT_PID guards the race where the parent died
+    before the request was made."""
+    parent = os.environ.pop("GUARDIANFLOW_PARENT_PID", None)
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except Exception:
+        return
+    if str(os.getppid()) != parent:
+        os._exit(143)
+
+
 def prepare_environment() -> None:
     """Must run before ultralytics is imported."""
     for key in list(os.environ):
@@ -536,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     def set_phase(p: str) -> None:
         phase[0] = p
 
+    die_with_parent()
     try:
         job = load_job(ns.job)
         set_phase("env")

@@ -154,11 +154,15 @@ public final class ChildProcess: @unchecked Sendable {
         let argv = [spec.executable] + spec.arguments
         let envp = spec.environment.map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0
-        let result = withCStrings(argv) { cArgv in
-            withCStrings(envp) { cEnvp in
-                spec.executable.contains("/")
-                    ? posix_spawn(&pid, spec.executable, &actions, &attributes, cArgv, cEnvp)
-                    : posix_spawnp(&pid, spec.executable, &actions, &attributes, cArgv, cEnvp)
+        // Spawned from one thread that lives as long as the process: a child that asks to die
+        // with its parent (PR_SET_PDEATHSIG) is tied to the spawning thread, not the process.
+        let result = SpawnerThread.shared.perform {
+            withCStrings(argv) { cArgv in
+                withCStrings(envp) { cEnvp in
+                    spec.executable.contains("/")
+                        ? posix_spawn(&pid, spec.executable, &actions, &attributes, cArgv, cEnvp)
+                        : posix_spawnp(&pid, spec.executable, &actions, &attributes, cArgv, cEnvp)
+                }
             }
         }
         for fd in childEnds { close(fd) }
@@ -319,4 +323,55 @@ private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeM
     pointers.append(nil)
     defer { for pointer in pointers { free(pointer) } }
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// A thread that lives as long as the process and runs spawn calls one at a time.
+final class SpawnerThread: @unchecked Sendable {
+    static let shared = SpawnerThread()
+
+    private struct Job {
+        var work: () -> Void
+        var done: DispatchSemaphore
+    }
+
+    private let condition = NSCondition()
+    private var jobs: [Job] = []
+
+    private init() {
+        let thread = Thread { [unowned self] in self.loop() }
+        thread.name = "guardianflow-spawner"
+        thread.start()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty { condition.wait() }
+            var job: Job? = jobs.removeFirst()
+            condition.unlock()
+            job!.work()
+            let done = job!.done
+            // Release the closure before the caller resumes: it wraps a non-escaping one.
+            job = nil
+            done.signal()
+        }
+    }
+
+    /// Runs `body` on the spawner thread and waits for its result.
+    func perform<R>(_ body: () -> R) -> R {
+        withoutActuallyEscaping(body) { escapable in
+            let box = ResultBox<R>()
+            let done = DispatchSemaphore(value: 0)
+            condition.lock()
+            jobs.append(Job(work: { box.value = escapable() }, done: done))
+            condition.signal()
+            condition.unlock()
+            done.wait()
+            return box.value!
+        }
+    }
+}
+
+private final class ResultBox<R>: @unchecked Sendable {
+    var value: R?
 }

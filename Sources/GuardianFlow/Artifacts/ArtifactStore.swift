@@ -1,0 +1,33 @@
+import Foundation
+import MLflow
+
+/// Where a run's artifacts live, chosen by the scheme of its `artifact_uri` as MLflow's own
+/// client does. Paths are relative to the run's artifact root (`weights/best.pt`).
+public protocol ArtifactStore: Sendable {
+    /// Copies a local file to `path`, streamed from disk.
+    func upload(file: String, to path: String) async throws
+    /// Copies `path` to a local file, replacing it only once it is complete.
+    func download(_ path: String, to localFile: String) async throws
+    /// Whether `path` exists.
+    func exists(_ path: String) async throws -> Bool
+}
+
+/// Picks the store for an artifact URI.
+public enum ArtifactStores {
+    /// The store for a run's `artifact_uri`.
+    ///
+    /// - Throws: ``GuardianFlowError/invalidInput(_:)`` for a scheme guardianflow cannot write.
+    public static func forArtifactURI(_ uri: String, client: MLflowClient) throws -> any ArtifactStore {
+        if let root = MLflowClient.proxyPath(ofArtifactURI: uri) {
+            return ProxyArtifactStore(client: client, root: root)
+        }
+        if uri.hasPrefix("file:") || uri.hasPrefix("/") {
+            return LocalArtifactStore(root: LocalArtifactStore.path(ofFileURI: uri))
+        }
+        let scheme = uri.split(separator: ":").first.map(String.init) ?? uri
+        throw GuardianFlowError.invalidInput(
+            "The run's artifact store '\(Redaction.redactURIs(uri))' uses the \(scheme): scheme, which this build "
+                + "of guardianflow cannot write. Run the MLflow server with --serve-artifacts (artifacts go through "
+                + "the server, mlflow-artifacts:/), or use a local path.")
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+
+/// One line of the trainer bridge's event channel (DESIGN.md section 4).
+public enum TrainerEvent: Sendable, Equatable {
+    /// The trainer exists: its save dir, versions, device and every effective argument.
+    case started(Started)
+    /// One epoch done (1-based, like results.csv), with ultralytics' metric names.
+    case epoch(Epoch)
+    /// Training ended; the best checkpoint was validated once more.
+    case finished(Finished)
+    /// Training failed; `kind` is oom, dataset, model, config or other.
+    case error(kind: String, message: String, traceback: String)
+
+    public struct Started: Sendable, Equatable {
+        public var pid: Int
+        public var saveDir: String
+        public var ultralytics: String
+        public var torch: String
+        public var device: String
+        public var epochs: Int
+        public var startEpoch: Int
+        public var resume: Bool
+        /// Every effective ultralytics argument, as text.
+        public var args: [String: String]
+    }
+
+    public struct Epoch: Sendable, Equatable {
+        public var epoch: Int
+        public var epochs: Int
+        public var time: Double
+        /// ultralytics names (`metrics/mAP50-95(B)`, `train/box_loss`); nil for NaN.
+        public var metrics: [String: Double]
+        public var learningRates: [String: Double]
+    }
+
+    public struct Finished: Sendable, Equatable {
+        public var saveDir: String
+        public var best: String?
+        public var last: String?
+        public var epochsCompleted: Int
+        public var bestMetrics: [String: Double]
+        public var speedMs: [String: Double]
+        public var resultsCSV: String?
+        public var argsYAML: String?
+    }
+
+    /// Parses one line; nil for a line that is not a known event.
+    public static func parse(_ line: String) -> TrainerEvent? {
+        guard let data = line.data(using: .utf8), let wire = try? JSONDecoder().decode(Wire.self, from: data) else {
+            return nil
+        }
+        switch wire.event {
+        case "started":
+            return .started(
+                Started(
+                    pid: wire.pid ?? 0, saveDir: wire.save_dir ?? "", ultralytics: wire.ultralytics ?? "",
+                    torch: wire.torch ?? "", device: wire.device ?? "", epochs: wire.epochs ?? 0,
+                    startEpoch: max(1, wire.start_epoch ?? 1), resume: wire.resume ?? false,
+                    args: (wire.args ?? [:]).mapValues(\.text)))
+        case "epoch":
+            return .epoch(
+                Epoch(
+                    epoch: wire.epoch ?? 0, epochs: wire.epochs ?? 0, time: wire.time ?? 0,
+                    metrics: (wire.metrics ?? [:]).compactMapValues { $0 }, learningRates: (wire.lr ?? [:]).compactMapValues { $0 }))
+        case "finished":
+            return .finished(
+                Finished(
+                    saveDir: wire.save_dir ?? "", best: wire.best, last: wire.last, epochsCompleted: wire.epochs_completed ?? 0,
+                    bestMetrics: (wire.best_metrics ?? [:]).compactMapValues { $0 },
+                    speedMs: (wire.speed_ms ?? [:]).compactMapValues { $0 }, resultsCSV: wire.results_csv,
+                    argsYAML: wire.args_yaml))
+        case "error":
+            return .error(kind: wire.kind ?? "other", message: wire.message ?? "", traceback: wire.traceback ?? "")
+        default:
+            return nil
+        }
+    }
+
+    /// The bridge's JSON, field names as on the wire.
+    struct Wire: Decodable {
+        var event: String
+        var pid: Int?
+        var save_dir: String?
+        var ultralytics: String?
+        var torch: String?
+        var device: String?
+        var epochs: Int?
+        var start_epoch: Int?
+        var resume: Bool?
+        var args: [String: ArgValue]?
+        var epoch: Int?
+        var time: Double?
+        var metrics: [String: Double?]?
+        var lr: [String: Double?]?
+        var best: String?
+        var last: String?
+        var epochs_completed: Int?
+        var best_metrics: [String: Double?]?
+        var speed_ms: [String: Double?]?
+        var results_csv: String?
+        var args_yaml: String?
+        var kind: String?
+        var message: String?
+        var traceback: String?
+    }
+
+    /// An argument value of any JSON type, kept as the text a param shows.
+    struct ArgValue: Decodable {
+        var text: String
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if c.decodeNil() {
+                text = "None"
+            } else if let b = try? c.decode(Bool.self) {
+                text = b ? "True" : "False"
+            } else if let i = try? c.decode(Int64.self) {
+                text = String(i)
+            } else if let d = try? c.decode(Double.self) {
+                text = String(d)
+            } else if let s = try? c.decode(String.self) {
+                text = s
+            } else if let list = try? c.decode([ArgValue].self) {
+                text = "[" + list.map(\.text).joined(separator: ", ") + "]"
+            } else if let dict = try? c.decode([String: ArgValue].self) {
+                text = "{" + dict.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.text)" }.joined(separator: ", ") + "}"
+            } else {
+                text = ""
+            }
+        }
+    }
+}

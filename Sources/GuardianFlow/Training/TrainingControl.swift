@@ -1,0 +1,73 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// Stops a running training from outside: a signal handler, a UI, another task.
+///
+/// Stopping terminates the trainer's whole process group; the runner then ends the MLflow run
+/// KILLED, uploads last.pt and the log, and throws ``GuardianFlowError/interrupted(signal:_:)``.
+public final class TrainingControl: @unchecked Sendable {
+    private let lock = NSLock()
+    private var signal: Int32?
+    private var trainer: (any TrainerProcess)?
+    /// How long the trainer gets to exit after SIGTERM before SIGKILL.
+    public var grace: Duration
+
+    public init(grace: Duration = .seconds(4)) {
+        self.grace = grace
+    }
+
+    /// The signal that stopped the training (SIGINT for a cancelled task), if any.
+    public var stopSignal: Int32? {
+        lock.withLock { signal }
+    }
+
+    /// Asks the training to stop; the first reason given is kept.
+    public func stop(signal: Int32 = SIGINT) {
+        let current: (any TrainerProcess)? = lock.withLock {
+            if self.signal == nil { self.signal = signal }
+            return trainer
+        }
+        if let current {
+            let grace = self.grace
+            Task.detached { await current.stop(grace: grace) }
+        }
+    }
+
+    func attach(_ trainer: any TrainerProcess) {
+        let stopNow: Bool = lock.withLock {
+            self.trainer = trainer
+            return signal != nil
+        }
+        if stopNow {
+            let grace = self.grace
+            Task.detached { await trainer.stop(grace: grace) }
+        }
+    }
+}
+
+/// Routes SIGINT and SIGTERM to a ``TrainingControl`` instead of killing the process.
+public final class InterruptHandler: @unchecked Sendable {
+    private var sources: [any DispatchSourceSignal] = []
+
+    /// Installs the handlers; they stay until the handler is deinitialised.
+    public init(control: TrainingControl, onSignal: @escaping @Sendable (Int32) -> Void = { _ in }) {
+        for sig in [SIGINT, SIGTERM] {
+            Glibc.signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                onSignal(sig)
+                control.stop(signal: sig)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    deinit {
+        for source in sources { source.cancel() }
+        Glibc.signal(SIGINT, SIG_DFL)
+        Glibc.signal(SIGTERM, SIG_DFL)
+    }
+}

@@ -1,0 +1,179 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import MLflow
+
+/// One YOLO training, recorded in MLflow and registered as the `candidate` (DESIGN.md section 2).
+///
+/// ```swift
+/// let result = try await TrainingRunner(experimentName: "ppe", modelArch: "yolov8n.yaml",
+///                                       dataYAML: "site-a/data.yaml").run(epochs: 50, batchSize: 16)
+/// print(result.model?.version ?? "-")
+/// ```
+///
+/// Inputs are validated before anything is written to MLflow. A failure ends the run FAILED,
+/// a stop (``TrainingControl``, SIGINT/SIGTERM, task cancellation) ends it KILLED; either way
+/// the log and whatever weights exist are uploaded and the trainer's process group is gone.
+public struct TrainingRunner: Sendable {
+    public var experimentName: String
+    public var modelArch: String
+    public var dataYAML: String
+    /// Loaded from the environment and config file when nil.
+    public var settings: Settings?
+    /// How the trainer is started; the Python bridge in the project venv when nil.
+    public var launcher: (any TrainerLauncher)?
+    public var control: TrainingControl
+    /// Called on each step worth showing.
+    public var onProgress: @Sendable (TrainingProgress) -> Void
+    /// Told what the user should know (the local server being started, a retry).
+    public var notice: @Sendable (String) -> Void
+
+    public init(
+        experimentName: String, modelArch: String, dataYAML: String, settings: Settings? = nil,
+        control: TrainingControl = TrainingControl(),
+        onProgress: @escaping @Sendable (TrainingProgress) -> Void = { _ in },
+        notice: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.experimentName = experimentName
+        self.modelArch = modelArch
+        self.dataYAML = dataYAML
+        self.settings = settings
+        self.control = control
+        self.onProgress = onProgress
+        self.notice = notice
+    }
+
+    /// Trains, logs, uploads, registers.
+    ///
+    /// - Throws: ``GuardianFlowError`` with the documented exit code: 65 bad input (nothing
+    ///   written), 69/77 MLflow unreachable or refusing, 3 training failed, 4 out of memory,
+    ///   130/143 stopped.
+    public func run(epochs: Int = 100, batchSize: Int = 16, options: TrainingOptions = TrainingOptions()) async throws
+        -> TrainingResult
+    {
+        var options = options
+        options.epochs = epochs
+        options.batch = batchSize
+        let settings = try self.settings ?? ConfigLoader().load()
+        let python = PythonEnvironment.locate(settings: settings)
+        let validator = TrainingInputValidator(ultralyticsPackage: python.ultralyticsPackage())
+        try validator.validate(options: options)
+        let dataset = try validator.validate(dataYAML: dataYAML)
+        let model = try validator.validate(model: modelArch)
+        guard python.exists else {
+            throw GuardianFlowError.invalidInput(
+                "No Python at \(python.python) to run ultralytics. Run scripts/setup, or set GUARDIANFLOW_PYTHON.")
+        }
+
+        let connector = TrackingConnector(settings: settings, notice: notice)
+        let client = try await connector.connect()
+        let experiment = try await client.getOrCreateExperiment(named: experimentName)
+        // Refuse an artifact store we cannot write before the run exists.
+        _ = try ArtifactStores.forArtifactURI(experiment.artifactLocation + "/x/artifacts", client: client)
+
+        let runName = options.runName ?? Self.defaultRunName(modelArch: modelArch)
+        var tags = await RunTags.standard(
+            experimentCommand: "guardianflow train", options: options, modelArch: modelArch, dataset: dataset)
+        tags["guardianflow.data"] = dataset.yamlPath
+        let info = try await client.createRun(experimentId: experiment.experimentId, runName: runName, tags: tags)
+        let saveDir = (settings.workDir as NSString).appendingPathComponent("runs/\(info.runId)")
+        let job = TrainingJob(
+            model: model, data: dataset.yamlPath, epochs: options.epochs, batch: options.batch, imgsz: options.imgsz,
+            device: options.device, project: (settings.workDir as NSString).appendingPathComponent("runs"),
+            name: info.runId, workers: options.workers, seed: options.seed,
+            args: Self.extraArguments(options))
+        let session = TrainingSession(
+            client: client.with(retry: .patient), settings: settings, python: python, launcher: launcher,
+            control: control, onProgress: onProgress, notice: notice, run: info, experimentName: experimentName,
+            options: options, dataset: dataset, modelArch: modelArch, saveDir: saveDir, resuming: false)
+        return try await session.execute(job)
+    }
+
+    /// Continues a KILLED or FAILED run from its last.pt, in the same MLflow run: its metrics
+    /// go on at the next epoch and the model is registered at the end as usual.
+    public func resume(runId: String, options: TrainingOptions = TrainingOptions()) async throws -> TrainingResult {
+        let settings = try self.settings ?? ConfigLoader().load()
+        let python = PythonEnvironment.locate(settings: settings)
+        let client = try await TrackingConnector(settings: settings, notice: notice).connect()
+        let run: Run
+        do {
+            run = try await client.getRun(id: runId)
+        } catch let error as MLflowError where error.isNotFound || error.errorCode == "INVALID_PARAMETER_VALUE" {
+            throw GuardianFlowError.registryState("There is no run \(runId) on \(TrackingURI.redact(client.trackingURI.baseURL)).")
+        }
+        switch run.info.status {
+        case .killed, .failed: break
+        case .finished:
+            throw GuardianFlowError.registryState("Run \(runId) already FINISHED; only a KILLED or FAILED run can be resumed.")
+        default:
+            throw GuardianFlowError.registryState(
+                "Run \(runId) is \(run.info.status.rawValue); if the process that ran it is gone, end it first "
+                    + "(guardianflow runs reap), then resume it.")
+        }
+        guard let dataPath = run.tags["guardianflow.data"], let arch = run.tags["model_arch"] else {
+            throw GuardianFlowError.registryState("Run \(runId) was not made by guardianflow train; it cannot be resumed.")
+        }
+        let validator = TrainingInputValidator(ultralyticsPackage: python.ultralyticsPackage())
+        let dataset = try validator.validate(dataYAML: dataPath)
+        let experiment = try await client.getExperiment(id: run.info.experimentId)
+
+        // last.pt: on disk when this machine ran it, else from the run's artifacts.
+        let saveDir = (settings.workDir as NSString).appendingPathComponent("runs/\(runId)")
+        let lastPt = (saveDir as NSString).appendingPathComponent("weights/last.pt")
+        if !FileManager.default.fileExists(atPath: lastPt) {
+            let store = try ArtifactStores.forArtifactURI(run.info.artifactURI, client: client)
+            guard try await store.exists("weights/last.pt") else {
+                throw GuardianFlowError.registryState(
+                    "Run \(runId) has no last.pt, neither in \(saveDir) nor among its artifacts; it stopped before its first epoch ended. Start a new training.")
+            }
+            notice("Downloading last.pt of run \(runId) from its artifacts.")
+            try await store.download("weights/last.pt", to: lastPt)
+        }
+        var options = options
+        options.customer = options.customer ?? run.tags["customer"]
+        options.task = options.task ?? run.tags["task"]
+        options.modelName = options.modelName ?? run.tags["guardianflow.model_name"]
+        let epochs = Int(run.params["epochs"] ?? "") ?? options.epochs
+        let job = TrainingJob(
+            model: lastPt, data: dataset.yamlPath, epochs: epochs, batch: Int(run.params["batch"] ?? "") ?? options.batch,
+            imgsz: Int(run.params["imgsz"] ?? "") ?? options.imgsz, device: options.device ?? run.params["device"].flatMap { $0 == "None" ? nil : $0 },
+            project: (settings.workDir as NSString).appendingPathComponent("runs"), name: runId, workers: options.workers,
+            resume: lastPt)
+        try await client.updateRun(runId: runId, status: .running)
+        try await client.setTag(runId: runId, key: "guardianflow.resumed_at", value: ISO8601DateFormatter().string(from: Date()))
+        let session = TrainingSession(
+            client: client.with(retry: .patient), settings: settings, python: python, launcher: launcher,
+            control: control, onProgress: onProgress, notice: notice, run: run.info, experimentName: experiment.name,
+            options: options, dataset: dataset, modelArch: arch, saveDir: saveDir, resuming: true,
+            loggedParams: Set(run.params.keys))
+        return try await session.execute(job)
+    }
+
+    static func defaultRunName(modelArch: String) -> String {
+        let stem = ((modelArch as NSString).lastPathComponent as NSString).deletingPathExtension
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        return "\(stem)-\(formatter.string(from: Date()))"
+    }
+
+    static func extraArguments(_ options: TrainingOptions) -> [String: JSONArgument] {
+        var args = options.extraArguments.mapValues { JSONArgument(parsing: $0) }
+        if let lr = options.learningRate { args["lr0"] = .number(lr) }
+        return args
+    }
+}
+
+extension PythonEnvironment {
+    /// The installed ultralytics package folder, found without starting Python.
+    func ultralyticsPackage() -> String? {
+        let lib = ((binDirectory as NSString).deletingLastPathComponent as NSString).appendingPathComponent("lib")
+        guard let versions = try? FileManager.default.contentsOfDirectory(atPath: lib) else { return nil }
+        for version in versions where version.hasPrefix("python") {
+            let candidate = "\(lib)/\(version)/site-packages/ultralytics"
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import GuardianFlow
+
+/// The training progress on stderr: one self-updating line on a terminal, plain lines elsewhere.
+final class ProgressDisplay: @unchecked Sendable {
+    private let lock = NSLock()
+    private let live: Bool
+    private var lineOpen = false
+
+    init(json: Bool) {
+        live = Console.stderrIsTerminal
+    }
+
+    func notice(_ text: String) {
+        lock.withLock {
+            closeLine()
+            Console.err(text)
+        }
+    }
+
+    func show(_ progress: TrainingProgress) {
+        lock.withLock {
+            switch progress.phase {
+            case .starting(let runId, _):
+                closeLine()
+                Console.err("Run \(runId) created; starting the trainer…")
+            case .started(let device, let saveDir):
+                closeLine()
+                Console.err("Training on \(device), \(progress.epochs) epochs (files in \(saveDir)).")
+            case .epoch(let metrics):
+                let text = epochLine(progress, metrics)
+                if live {
+                    FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
+                    lineOpen = true
+                } else {
+                    Console.err(text)
+                }
+            case .finishing(let what):
+                closeLine()
+                Console.err("Finishing: \(what)…")
+            }
+        }
+    }
+
+    func finish() {
+        lock.withLock { closeLine() }
+    }
+
+    private func closeLine() {
+        if lineOpen {
+            FileHandle.standardError.write(Data("\n".utf8))
+            lineOpen = false
+        }
+    }
+
+    private func epochLine(_ progress: TrainingProgress, _ metrics: TrainingMetrics) -> String {
+        let width = 20
+        let filled = progress.epochs > 0 ? min(width, width * progress.epoch / progress.epochs) : 0
+        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+        let map = metrics.mAP50_95.map { String(format: "%.4f", $0) } ?? "-"
+        let eta = progress.eta.map(Self.clock) ?? "--:--"
+        return "epoch \(progress.epoch)/\(progress.epochs) \(bar) elapsed \(Self.clock(progress.elapsed)) ETA \(eta) mAP50-95 \(map)"
+    }
+
+    static func clock(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s % 3600 / 60, s % 60) : String(format: "%02d:%02d", s / 60, s % 60)
+    }
+}
