@@ -28,7 +28,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A model config such as yolov8n.yaml (from scratch) or local .pt weights.", valueName: "arch"))
     var model: String?
     @Option(help: "Epochs to train.") var epochs = 100
-    @Option(help: "Batch size; -1 lets ultralytics pick (GPU only).") var batch = 16
+    @Option(parsing: .unconditional, help: "Batch size; -1 lets ultralytics pick (GPU only).") var batch = 16
     @Option(help: "Image size in pixels.") var imgsz = 640
     @Option(help: "Initial learning rate (ultralytics' lr0).") var lr: Double?
     @Option(help: "cpu, or a GPU index such as 0.") var device: String?
