@@ -22,6 +22,21 @@ public enum TrainerEvent: Sendable, Equatable {
         public var resume: Bool
         /// Every effective ultralytics argument, as text.
         public var args: [String: String]
+
+        public init(
+            pid: Int, saveDir: String, ultralytics: String, torch: String, device: String, epochs: Int, startEpoch: Int,
+            resume: Bool, args: [String: String]
+        ) {
+            self.pid = pid
+            self.saveDir = saveDir
+            self.ultralytics = ultralytics
+            self.torch = torch
+            self.device = device
+            self.epochs = epochs
+            self.startEpoch = startEpoch
+            self.resume = resume
+            self.args = args
+        }
     }
 
     public struct Epoch: Sendable, Equatable {
@@ -31,6 +46,14 @@ public enum TrainerEvent: Sendable, Equatable {
         /// ultralytics names (`metrics/mAP50-95(B)`, `train/box_loss`); nil for NaN.
         public var metrics: [String: Double]
         public var learningRates: [String: Double]
+
+        public init(epoch: Int, epochs: Int, time: Double, metrics: [String: Double], learningRates: [String: Double]) {
+            self.epoch = epoch
+            self.epochs = epochs
+            self.time = time
+            self.metrics = metrics
+            self.learningRates = learningRates
+        }
     }
 
     public struct Finished: Sendable, Equatable {
@@ -42,6 +65,20 @@ public enum TrainerEvent: Sendable, Equatable {
         public var speedMs: [String: Double]
         public var resultsCSV: String?
         public var argsYAML: String?
+
+        public init(
+            saveDir: String, best: String?, last: String?, epochsCompleted: Int, bestMetrics: [String: Double],
+            speedMs: [String: Double], resultsCSV: String?, argsYAML: String?
+        ) {
+            self.saveDir = saveDir
+            self.best = best
+            self.last = last
+            self.epochsCompleted = epochsCompleted
+            self.bestMetrics = bestMetrics
+            self.speedMs = speedMs
+            self.resultsCSV = resultsCSV
+            self.argsYAML = argsYAML
+        }
     }
 
     /// Parses one line; nil for a line that is not a known event.

@@ -1,0 +1,106 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import GuardianFlow
+import MLflow
+import Testing
+import TestSupport
+
+/// The endings of a run that need hardware or exact timing, driven through the library with a
+/// replayed trainer against a real MLflow server.
+@Suite("Training endings (replayed trainer)", .mlflowServer)
+struct TrainingEndingsTests {
+    static let data = TestEnvironment.repoRoot + "/examples/ppe-sample/data.yaml"
+
+    func runner(_ server: MLflowTestServer, experiment: String, events: [TrainerEvent], hang: Bool = false, exitCode: Int32 = 0,
+                control: TrainingControl = TrainingControl()) throws -> TrainingRunner {
+        let settings = try ConfigLoader(environment: [
+            "MLFLOW_TRACKING_URI": server.uri, "GUARDIANFLOW_WORK_DIR": TestEnvironment.temporaryDirectory("endings"),
+            "GUARDIANFLOW_PYTHON": TestEnvironment.python,
+        ]).load()
+        var runner = TrainingRunner(experimentName: experiment, modelArch: "yolov8n.yaml", dataYAML: Self.data, settings: settings, control: control)
+        runner.launcher = ReplayTrainerLauncher(events: events, hangAfterEvents: hang, exitCode: exitCode)
+        return runner
+    }
+
+    static let started = TrainerEvent.started(
+        .init(pid: 1, saveDir: "/tmp/x", ultralytics: "8.4.190", torch: "2", device: "cuda:0", epochs: 3, startEpoch: 1, resume: false,
+              args: ["epochs": "3", "batch": "64"]))
+    static func epoch(_ n: Int) -> TrainerEvent {
+        .epoch(.init(epoch: n, epochs: 3, time: Double(n), metrics: ["metrics/mAP50-95(B)": 0.1 * Double(n), "train/box_loss": 1.0],
+                     learningRates: ["lr/pg0": 0.01]))
+    }
+
+    @Test("out of memory: exit 4 with the batch hint, run FAILED with kind oom")
+    func outOfMemory() async throws {
+        let server = try currentServer()
+        let experiment = "oom-\(UUID().uuidString.prefix(6))"
+        let runner = try runner(
+            server, experiment: experiment,
+            events: [Self.started, Self.epoch(1), .error(kind: "oom", message: "CUDA out of memory. Tried to allocate 2.00 GiB", traceback: "")],
+            exitCode: 1)
+        do {
+            _ = try await runner.run(epochs: 3, batchSize: 64)
+            Issue.record("expected out of memory")
+        } catch let error as GuardianFlowError {
+            #expect(error.exitCode == 4)
+            #expect(error.description.contains("smaller --batch"))
+            #expect(error.description.contains("--batch -1"))
+        }
+        let client = try server.client()
+        let exp = try #require(try await client.getExperiment(named: experiment))
+        let run = try #require(try await client.allRuns(experimentIds: [exp.experimentId]).first)
+        #expect(run.info.status == .failed)
+        #expect(run.tags["guardianflow.error.kind"] == "oom")
+        #expect(try await client.metricHistory(runId: run.info.runId, key: "mAP50_95").map(\.step) == [1])
+    }
+
+    @Test("a stop (Ctrl-C) mid-training: run KILLED, interrupted with exit 130")
+    func stopped() async throws {
+        let server = try currentServer()
+        let control = TrainingControl()
+        let runner = try runner(
+            server, experiment: "stop-\(UUID().uuidString.prefix(6))", events: [Self.started, Self.epoch(1), Self.epoch(2)], hang: true,
+            control: control)
+        let task = Task { try await runner.run(epochs: 3, batchSize: 8) }
+        try await Task.sleep(for: .seconds(1))
+        control.stop(signal: SIGINT)
+        do {
+            _ = try await task.value
+            Issue.record("expected an interruption")
+        } catch let error as GuardianFlowError {
+            #expect(error.exitCode == 130)
+            #expect(error.description.contains("--resume"))
+        }
+    }
+
+    @Test("cancelling the task ends the run KILLED too")
+    func cancelled() async throws {
+        let server = try currentServer()
+        let experiment = "cancel-\(UUID().uuidString.prefix(6))"
+        let runner = try runner(server, experiment: experiment, events: [Self.started, Self.epoch(1)], hang: true)
+        let task = Task { try await runner.run(epochs: 3, batchSize: 8) }
+        try await Task.sleep(for: .seconds(1))
+        task.cancel()
+        await #expect(throws: GuardianFlowError.self) { try await task.value }
+        let client = try server.client()
+        let exp = try #require(try await client.getExperiment(named: experiment))
+        let run = try #require(try await client.allRuns(experimentIds: [exp.experimentId]).first)
+        #expect(run.info.status == .killed)
+        #expect(run.tags["guardianflow.error.kind"] == "interrupted")
+    }
+
+    @Test("a trainer that dies without a word ends the run FAILED with its log tail; exit 3")
+    func silentCrash() async throws {
+        let server = try currentServer()
+        let runner = try runner(server, experiment: "crash-\(UUID().uuidString.prefix(6))", events: [Self.started], exitCode: 139)
+        await #expect(throws: GuardianFlowError.self) { _ = try await runner.run(epochs: 3, batchSize: 8) }
+        do {
+            _ = try await runner.run(epochs: 3, batchSize: 8)
+        } catch let error as GuardianFlowError {
+            #expect(error.exitCode == 3)
+            #expect(error.description.contains("exit code 139"))
+        }
+    }
+}

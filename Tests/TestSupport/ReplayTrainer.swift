@@ -1,0 +1,71 @@
+import Foundation
+import GuardianFlow
+
+/// A trainer that replays scripted events instead of running ultralytics: for the endings
+/// that need hardware or timing we cannot arrange on CPU (out of memory, a stop mid-epoch).
+public struct ReplayTrainerLauncher: TrainerLauncher {
+    /// The events to send, in order.
+    public var events: [TrainerEvent]
+    /// After the events: keep running until stopped (true) or exit with `exitCode`.
+    public var hangAfterEvents: Bool
+    public var exitCode: Int32
+
+    public init(events: [TrainerEvent], hangAfterEvents: Bool = false, exitCode: Int32 = 0) {
+        self.events = events
+        self.hangAfterEvents = hangAfterEvents
+        self.exitCode = exitCode
+    }
+
+    public func launch(_ job: TrainingJob, logFile: String) throws -> any TrainerProcess {
+        try FileManager.default.createDirectory(atPath: (logFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try "replayed trainer log\n".write(toFile: logFile, atomically: true, encoding: .utf8)
+        return ReplayTrainerProcess(events: events, hang: hangAfterEvents, exitCode: exitCode, logFile: logFile)
+    }
+}
+
+final class ReplayTrainerProcess: TrainerProcess, @unchecked Sendable {
+    let events: AsyncStream<TrainerEvent>
+    private let continuation: AsyncStream<TrainerEvent>.Continuation
+    private let lock = NSLock()
+    private var exit: ProcessExit?
+    private var waiters: [CheckedContinuation<ProcessExit, Never>] = []
+    let logFile: String
+
+    init(events: [TrainerEvent], hang: Bool, exitCode: Int32, logFile: String) {
+        self.logFile = logFile
+        (self.events, self.continuation) = AsyncStream.makeStream()
+        for event in events { continuation.yield(event) }
+        if !hang {
+            continuation.finish()
+            finish(.exited(exitCode))
+        }
+    }
+
+    func finish(_ outcome: ProcessExit) {
+        let pending: [CheckedContinuation<ProcessExit, Never>] = lock.withLock {
+            guard exit == nil else { return [] }
+            exit = outcome
+            defer { waiters = [] }
+            return waiters
+        }
+        for waiter in pending { waiter.resume(returning: outcome) }
+    }
+
+    func stop(grace: Duration) async {
+        continuation.finish()
+        finish(.signaled(15))
+    }
+
+    func waitForExit() async -> ProcessExit {
+        await withCheckedContinuation { continuation in
+            let done: ProcessExit? = lock.withLock {
+                if let exit { return exit }
+                waiters.append(continuation)
+                return nil
+            }
+            if let done { continuation.resume(returning: done) }
+        }
+    }
+
+    func logTail(lines: Int) -> String { "replayed trainer log" }
+}
