@@ -22,7 +22,8 @@ struct GuardianFlowCommand: AsyncParsableCommand {
             """,
         version: GuardianFlowInfo.version,
         subcommands: [
-            TrainCommand.self, ListCommand.self, ConfigCommand.self, DoctorCommand.self, ServerCommand.self,
+            TrainCommand.self, PromoteCommand.self, RollbackCommand.self, HistoryCommand.self, ModelsCommand.self, PullCommand.self,
+            ListCommand.self, ConfigCommand.self, DoctorCommand.self, ServerCommand.self,
         ]
     )
 }

@@ -88,6 +88,11 @@ extension MLflowClient {
             body: ["name": .string(name), "key": .string(key), "value": .string(value)], as: Empty.self)
     }
 
+    /// Removes a tag from a registered model.
+    public func deleteRegisteredModelTag(name: String, key: String) async throws {
+        try await call("DELETE", "registered-models/delete-tag", body: ["name": .string(name), "key": .string(key)], as: Empty.self)
+    }
+
     /// Deletes a registered model and all its versions.
     public func deleteRegisteredModel(name: String) async throws {
         try await call("DELETE", "registered-models/delete", body: ["name": .string(name)], as: Empty.self)
@@ -175,6 +180,13 @@ extension MLflowClient {
                 "name": .string(name), "version": .string(version), "key": .string(key),
                 "value": .string(MLflowKey.truncate(value, to: 5000)),
             ], as: Empty.self)
+    }
+
+    /// Removes a tag from a model version.
+    public func deleteModelVersionTag(name: String, version: String, key: String) async throws {
+        try await call(
+            "DELETE", "model-versions/delete-tag",
+            body: ["name": .string(name), "version": .string(version), "key": .string(key)], as: Empty.self)
     }
 
     /// Where a model version's files are (`model-versions/get-download-uri`).

@@ -70,27 +70,12 @@ struct ListCommand: AsyncParsableCommand {
         func run() async throws {
             let settings = try await loadSettings(global)
             try await runReporting(settings) {
-                let client = try await connect(settings)
-                guard let registered = try await client.getRegisteredModel(name: model) else {
-                    let names = try await client.allRegisteredModels().map(\.name)
-                    throw GuardianFlowError.registryState(
-                        "There is no registered model '\(model)'. "
-                            + (names.isEmpty ? "The registry is empty." : "Models: \(names.joined(separator: ", ")).")
-                    )
-                }
-                let versions = try await client.allModelVersions(name: model)
-                let aliasesByVersion = Dictionary(grouping: registered.aliases, by: \.value).mapValues { $0.map(\.key).sorted() }
+                let versions = try await ModelRegistry(client: try await connect(settings)).listVersions(modelName: model)
                 if output.json {
-                    try Console.json(versions.map { VersionRow($0, aliases: aliasesByVersion[$0.version] ?? []) })
-                    return
+                    try Console.json(versions)
+                } else {
+                    VersionTable.print(versions)
                 }
-                var table = Table("VERSION", "ALIASES", "STATUS", "best/mAP50_95", "RUN ID", "CREATED")
-                for v in versions {
-                    table.add(
-                        v.version, (aliasesByVersion[v.version] ?? []).joined(separator: ","), v.status,
-                        v.tags["best/mAP50_95"] ?? "-", v.runId.isEmpty ? "-" : v.runId, TimeFormat.date(v.creationTimestamp))
-                }
-                Console.out(table.render())
             }
         }
     }
@@ -175,28 +160,6 @@ struct ModelRow: Encodable {
 
     static func aliasText(_ aliases: [String: String]) -> String {
         aliases.isEmpty ? "-" : aliases.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-    }
-}
-
-struct VersionRow: Encodable {
-    var name: String
-    var version: String
-    var aliases: [String]
-    var status: String
-    var run_id: String
-    var source: String
-    var creation_timestamp: Int64?
-    var tags: [String: String]
-
-    init(_ v: ModelVersion, aliases: [String]) {
-        name = v.name
-        version = v.version
-        self.aliases = aliases
-        status = v.status
-        run_id = v.runId
-        source = v.source
-        creation_timestamp = v.creationTimestamp
-        tags = v.tags
     }
 }
 

@@ -1,0 +1,206 @@
+import Foundation
+import MLflow
+
+/// What a promote or rollback did.
+public struct LifecycleResult: Sendable, Equatable, Encodable {
+    public var model: String
+    public var champion: String
+    public var rollback: String?
+    public var entry: HistoryEntry
+    /// The gate's verdict (nil when forced or resumed).
+    public var gate: String?
+    /// True when this call finished an operation an earlier, crashed call had started.
+    public var resumed: Bool
+}
+
+extension ModelRegistry {
+    /// Makes `version` (default: the candidate's) the champion; the old champion becomes
+    /// `rollback`; `candidate` is removed if it pointed there.
+    ///
+    /// Writes happen in an order that leaves every alias on an existing version if it stops
+    /// between any two, and an operation that was interrupted is finished by calling again.
+    ///
+    /// - Throws: ``GuardianFlowError/gateRefused(_:)`` (exit 5) showing both numbers;
+    ///   ``GuardianFlowError/registryState(_:)`` (exit 6) for an unknown model or version, no
+    ///   candidate, or a version that already is champion. A refusal writes nothing.
+    public func promote(
+        modelName: String, version: String? = nil, gate: PromotionGate = PromotionGate(), force: Bool = false,
+        reason: String? = nil
+    ) async throws -> LifecycleResult {
+        let registered = try await model(named: modelName)
+        let pending = PendingOperation.decode(registered.tags[PendingOperation.tagKey])
+        if let pending, pending.entry.action == .promote, version == nil || version == pending.entry.version {
+            return try await complete(pending.entry, model: modelName, resumed: true, gate: nil)
+        }
+        guard let target = version ?? registered.aliases[Self.candidate] else {
+            throw GuardianFlowError.registryState(
+                "Model '\(modelName)' has no @candidate to promote; train one, or give --version N.")
+        }
+        let targetVersion = try await self.version(target, of: modelName)
+        guard targetVersion.isReady else {
+            throw GuardianFlowError.registryState("Version \(target) of '\(modelName)' is \(targetVersion.status), not READY.")
+        }
+        let championVersion = registered.aliases[Self.champion]
+        if championVersion == target {
+            throw GuardianFlowError.registryState("Version \(target) already is the champion of '\(modelName)'.")
+        }
+        let candidateValue = try await metricValue(gate.metric, of: targetVersion)
+        var championValue: Double?
+        if let championVersion {
+            championValue = try await metricValue(gate.metric, of: try await self.version(championVersion, of: modelName))
+        }
+        var verdictText: String?
+        if !force {
+            switch gate.judge(candidate: candidateValue, champion: championValue) {
+            case .pass:
+                verdictText = "first champion"
+            case .passBy(let c, let ch):
+                verdictText = "\(gate.metric) \(Self.format(c)) vs champion \(Self.format(ch)) (margin \(Self.format(gate.margin)))"
+            case .refuse(let c, let ch):
+                throw GuardianFlowError.gateRefused(
+                    "Refused: version \(target) has \(gate.metric) \(Self.format(c)), worse than champion version "
+                        + "\(championVersion ?? "?")'s \(Self.format(ch)) by more than the margin \(Self.format(gate.margin)). "
+                        + "Nothing changed. Use --margin to allow it, or --force to skip the gate (recorded in the history).")
+            case .missing:
+                throw GuardianFlowError.gateRefused(
+                    "Refused: version \(target) has no \(gate.metric) to compare with champion version \(championVersion ?? "?")'s "
+                        + "\(championValue.map(Self.format) ?? "-"). Nothing changed. Choose another --metric, or --force.")
+            }
+        }
+        let at = now()
+        let entry = HistoryEntry(
+            id: Self.newID(), action: .promote, version: target, from: championVersion, rollback: championVersion, by: actor,
+            at: Self.iso(at), timestamp: mlflowTimestamp(at), reason: reason.map { MLflowKey.truncate($0, to: 1000) }, forced: force,
+            metric: gate.metric, value: candidateValue, championValue: championValue)
+        try beforeWrite("pending")
+        try await client.setRegisteredModelTag(name: modelName, key: PendingOperation.tagKey, value: entry.encoded())
+        return try await complete(entry, model: modelName, resumed: false, gate: force ? "skipped (--force)" : verdictText)
+    }
+
+    /// Puts the rollback version back as champion; `rollback` then points at the champion
+    /// before that one in the history, or is removed when there is none.
+    ///
+    /// - Throws: ``GuardianFlowError/registryState(_:)`` (exit 6) when there is no rollback
+    ///   version; nothing is written then.
+    public func rollback(modelName: String, reason: String? = nil) async throws -> LifecycleResult {
+        let registered = try await model(named: modelName)
+        if let pending = PendingOperation.decode(registered.tags[PendingOperation.tagKey]), pending.entry.action == .rollback {
+            return try await complete(pending.entry, model: modelName, resumed: true, gate: nil)
+        }
+        guard let target = registered.aliases[Self.rollback] else {
+            throw GuardianFlowError.registryState(
+                "Model '\(modelName)' has no @rollback version to go back to (champion: \(registered.aliases[Self.champion].map { "version \($0)" } ?? "none")).")
+        }
+        let current = registered.aliases[Self.champion]
+        guard current != target else {
+            // An invalid state left by concurrent writers: repair it and say so.
+            try await repair(modelName)
+            throw GuardianFlowError.registryState(
+                "@rollback and @champion of '\(modelName)' both pointed at version \(target); the rollback alias was cleared. Nothing to roll back to.")
+        }
+        _ = try await self.version(target, of: modelName)
+        let history = HistoryEntry.entries(fromTags: registered.tags)
+        let next = try await previousChampion(before: target, excluding: [target], history: history, model: modelName)
+        let at = now()
+        let entry = HistoryEntry(
+            id: Self.newID(), action: .rollback, version: target, from: current, rollback: next, by: actor, at: Self.iso(at),
+            timestamp: mlflowTimestamp(at), reason: reason.map { MLflowKey.truncate($0, to: 1000) }, forced: false, metric: nil,
+            value: nil, championValue: nil)
+        try beforeWrite("pending")
+        try await client.setRegisteredModelTag(name: modelName, key: PendingOperation.tagKey, value: entry.encoded())
+        return try await complete(entry, model: modelName, resumed: false, gate: nil)
+    }
+
+    /// The champion that `version` replaced most recently, if it still exists.
+    func previousChampion(before version: String, excluding: Set<String>, history: [HistoryEntry], model: String) async throws -> String? {
+        for entry in history where entry.action == .promote && entry.version == version {
+            guard let from = entry.from, !excluding.contains(from) else { continue }
+            if (try? await client.getModelVersion(name: model, version: from)) != nil { return from }
+        }
+        return nil
+    }
+
+    /// The writes of an operation, each idempotent, in crash-safe order; then the re-read.
+    func complete(_ entry: HistoryEntry, model: String, resumed: Bool, gate: String?) async throws -> LifecycleResult {
+        // 1. rollback ← the version being replaced (an existing version), before champion moves.
+        if let rollback = entry.rollback, entry.action == .promote {
+            try beforeWrite("rollback")
+            try await client.setAlias(name: model, alias: Self.rollback, version: rollback)
+        }
+        // 2. champion ← the new version.
+        try beforeWrite("champion")
+        try await client.setAlias(name: model, alias: Self.champion, version: entry.version)
+        // 3. the rollback alias of a rollback, or the candidate that was promoted.
+        if entry.action == .rollback {
+            try beforeWrite("rollback")
+            if let next = entry.rollback {
+                try await client.setAlias(name: model, alias: Self.rollback, version: next)
+            } else {
+                try await deleteAliasIfPresent(model, Self.rollback)
+            }
+        } else {
+            let candidate = try await client.modelVersion(name: model, alias: Self.candidate)
+            if candidate?.version == entry.version {
+                try beforeWrite("candidate")
+                try await deleteAliasIfPresent(model, Self.candidate)
+            }
+        }
+        // 4. audit tags on the version and the history entry (independent, so in parallel).
+        try beforeWrite("audit")
+        let prefix = entry.action == .promote ? "guardianflow.promoted" : "guardianflow.rolled_back"
+        var tags: [String: String] = ["\(prefix)_at": entry.at, "\(prefix)_by": entry.by, "\(prefix)_from": entry.from ?? ""]
+        if entry.action == .promote {
+            tags["guardianflow.reason"] = entry.reason ?? ""
+            tags["guardianflow.forced"] = entry.forced ? "true" : "false"
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (key, value) in tags {
+                group.addTask { try await client.setModelVersionTag(name: model, version: entry.version, key: key, value: value) }
+            }
+            group.addTask { try await client.setRegisteredModelTag(name: model, key: entry.tagKey, value: entry.encoded()) }
+            try await group.waitForAll()
+        }
+        // 5. done: clear the pending mark if it is still ours.
+        try beforeWrite("done")
+        let current = try await self.model(named: model)
+        if PendingOperation.decode(current.tags[PendingOperation.tagKey])?.entry.id == entry.id {
+            try? await client.deleteRegisteredModelTag(name: model, key: PendingOperation.tagKey)
+        }
+        // 6. re-read: concurrent writers may have left rollback == champion.
+        let aliases = try await repair(model)
+        return LifecycleResult(
+            model: model, champion: aliases[Self.champion] ?? entry.version, rollback: aliases[Self.rollback], entry: entry,
+            gate: gate, resumed: resumed)
+    }
+
+    /// Re-reads the aliases and clears `rollback` when it equals `champion`.
+    @discardableResult
+    func repair(_ model: String) async throws -> [String: String] {
+        var aliases = try await self.model(named: model).aliases
+        if let champion = aliases[Self.champion], aliases[Self.rollback] == champion {
+            try await deleteAliasIfPresent(model, Self.rollback)
+            aliases[Self.rollback] = nil
+        }
+        return aliases
+    }
+
+    func deleteAliasIfPresent(_ model: String, _ alias: String) async throws {
+        do {
+            try await client.deleteAlias(name: model, alias: alias)
+        } catch let error as MLflowError where error.isNotFound || error.errorCode == "INVALID_PARAMETER_VALUE" {
+            // Already gone.
+        }
+    }
+
+    static func newID() -> String {
+        String(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12))
+    }
+
+    static func iso(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+
+    static func format(_ value: Double) -> String { String(format: "%.4f", value) }
+}

@@ -1,0 +1,191 @@
+import ArgumentParser
+import Foundation
+import GuardianFlow
+
+struct PromoteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "promote",
+        abstract: "Make a version the champion (default: the candidate), after the gate.",
+        discussion: """
+            The gate compares the version's metric (default best/mAP50_95) with the champion's and \
+            refuses (exit 5, both numbers shown, nothing changed) when it is worse by more than --margin. \
+            A first champion passes; --force skips the gate and the history says so.
+
+            Then: @rollback ← the old champion, @champion ← the version, @candidate removed if it \
+            pointed there, audit tags on the version and an entry in the model's history. If it is \
+            interrupted, running the same command again finishes it.
+            """
+    )
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The registered model.") var model: String
+    @Option(help: "The version to promote (default: the candidate's).") var version: String?
+    @Option(help: "The metric the gate compares; higher is better.") var metric = "best/mAP50_95"
+    @Option(help: "How much worse than the champion the version may be.") var margin = 0.0
+    @Flag(help: "Skip the gate (recorded in the history).") var force = false
+    @Option(help: "Why, recorded in the history.") var reason: String?
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard margin >= 0 else { throw ValidationError("--margin must be 0 or more.") }
+        if let version, Int(version) == nil { throw ValidationError("--version must be a version number such as 3.") }
+    }
+
+    func run() async throws {
+        let settings = try await loadSettings(global)
+        try await runReporting(settings) {
+            let registry = ModelRegistry(client: try await connect(settings))
+            let result = try await registry.promote(
+                modelName: model, version: version, gate: PromotionGate(metric: metric, margin: margin), force: force, reason: reason)
+            try LifecycleOutput.print(result, json: output.json)
+        }
+    }
+}
+
+struct RollbackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollback",
+        abstract: "Put the previous champion (@rollback) back as champion.",
+        discussion: """
+            @champion ← the @rollback version; @rollback then points at the champion before that one \
+            in the history, or is removed. Refuses with exit 6 when there is no @rollback.
+            """
+    )
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The registered model.") var model: String
+    @Option(help: "Why, recorded in the history.") var reason: String?
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let settings = try await loadSettings(global)
+        try await runReporting(settings) {
+            let registry = ModelRegistry(client: try await connect(settings))
+            try LifecycleOutput.print(try await registry.rollback(modelName: model, reason: reason), json: output.json)
+        }
+    }
+}
+
+enum LifecycleOutput {
+    static func print(_ result: LifecycleResult, json: Bool) throws {
+        if json {
+            try Console.json(result)
+            return
+        }
+        let verb = result.entry.action == .promote ? "Promoted" : "Rolled back to"
+        Console.out(
+            "\(verb) \(result.model) version \(result.champion) as @champion"
+                + (result.entry.from.map { " (was version \($0))" } ?? " (first champion)")
+                + (result.resumed ? ", finishing an interrupted \(result.entry.action.rawValue)" : "") + ".")
+        Console.out("  @rollback: \(result.rollback.map { "version \($0)" } ?? "none")")
+        if let gate = result.gate { Console.out("  gate: \(gate)") }
+        Console.out("  deploy: models:/\(result.model)@champion")
+    }
+}
+
+struct HistoryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "Every promote and rollback of a model, newest first.",
+        discussion: "Kept in the registry itself (registered-model tags guardianflow.history.*), so any MLflow client sees it."
+    )
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The registered model.") var model: String
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let settings = try await loadSettings(global)
+        try await runReporting(settings) {
+            let entries = try await ModelRegistry(client: try await connect(settings)).history(modelName: model)
+            if output.json {
+                try Console.json(entries)
+                return
+            }
+            guard !entries.isEmpty else {
+                Console.out("No promotions or rollbacks of \(model) yet.")
+                return
+            }
+            var table = Table("WHEN", "ACTION", "VERSION", "FROM", "ROLLBACK", "BY", "REASON")
+            for e in entries {
+                table.add(
+                    e.at, e.action.rawValue + (e.forced ? " (forced)" : ""), e.version, e.from ?? "-", e.rollback ?? "-", e.by,
+                    e.reason ?? "")
+            }
+            Console.out(table.render())
+        }
+    }
+}
+
+struct ModelsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "models", abstract: "Inspect registered models.", subcommands: [Show.self])
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A model's versions with aliases, key metrics, dates and run ids.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The registered model.") var model: String
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let settings = try await loadSettings(global)
+            try await runReporting(settings) {
+                let registry = ModelRegistry(client: try await connect(settings))
+                let versions = try await registry.listVersions(modelName: model)
+                if output.json {
+                    try Console.json(versions)
+                    return
+                }
+                VersionTable.print(versions)
+                let history = try await registry.history(modelName: model).prefix(3)
+                if !history.isEmpty {
+                    Console.out("\nLatest changes (all of them: guardianflow history \(model)):")
+                    for e in history {
+                        Console.out("  \(e.at)  \(e.action.rawValue) → version \(e.version) by \(e.by)\(e.reason.map { ": \($0)" } ?? "")")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The version table shared by `models show` and `list versions`.
+enum VersionTable {
+    static func print(_ versions: [ModelVersionSummary]) {
+        var table = Table("VERSION", "ALIASES", "STATUS", "mAP50_95", "mAP50", "CREATED", "RUN ID")
+        for v in versions {
+            table.add(
+                v.version, v.aliases.isEmpty ? "-" : v.aliases.map { "@" + $0 }.joined(separator: " "), v.status,
+                v.tags["best/mAP50_95"] ?? "-", v.tags["best/mAP50"] ?? "-", TimeFormat.date(v.createdAt),
+                v.runId.isEmpty ? "-" : v.runId)
+        }
+        Console.out(table.render())
+    }
+}
+
+struct PullCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pull",
+        abstract: "Download a version's weights and check their SHA-256.",
+        discussion: """
+            MODEL means MODEL@champion; MODEL@ALIAS and MODEL/VERSION pick another. best.pt (and last.pt) \
+            land in the output folder only when best.pt's SHA-256 matches the version's weights.sha256 tag.
+            """
+    )
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "MODEL, MODEL@ALIAS or MODEL/VERSION.") var reference: String
+    @Option(name: [.customShort("o"), .long], help: "The folder to write the weights to.") var output: String = "."
+    @Flag(help: "Print JSON on stdout.") var json = false
+
+    func run() async throws {
+        let settings = try await loadSettings(global)
+        try await runReporting(settings) {
+            let parsed = try ModelReference(parsing: reference)
+            let pulled = try await ModelRegistry(client: try await connect(settings)).pull(parsed, to: output)
+            if json {
+                try Console.json(pulled)
+            } else {
+                Console.out("Pulled \(pulled.model) version \(pulled.version) (\(parsed)): sha256 \(pulled.sha256) verified.")
+                for file in pulled.files { Console.out("  \(file)") }
+            }
+        }
+    }
+}
