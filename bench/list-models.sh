@@ -158,6 +158,7 @@ META_MEM=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) 
 META_OS="$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-Linux}"), kernel $(uname -r)" \
 META_LOAD_BEFORE=$load_before META_LOAD_AFTER=$load_after \
 META_GUARDIANFLOW=$("$gf" --version) META_BINARY=${gf#"$root"/} \
+META_BUILT=$(date -u -r "$gf" '+%Y-%m-%d %H:%M UTC') \
   "$py" - "$tmp/meta.json" "$N" "$FLOOR_N" "$MODELS" "$VERSIONS" <<'EOF'
 import json, os, platform, sys
 import mlflow

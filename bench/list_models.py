@@ -168,7 +168,7 @@ Measured {meta['date']} with `bench/list-models.sh` (N={meta['n']} runs of each,
 - Machine: {meta['nproc']} CPUs, {meta['cpu']}, {meta['mem']} RAM; {meta['os']};
   load average {meta['load_before']} before, {meta['load_after']} after
 - MLflow {meta['mlflow']} (server and Python client, Python {meta['python']});
-  guardianflow {meta['guardianflow']} (release build, `{meta['binary']}`)
+  guardianflow {meta['guardianflow']} (release build `{meta['binary']}`, built {meta['built']})
 - Server: `mlflow server --workers 1`, SQLite backend, `--artifacts-destination` in a temp dir,
   on 127.0.0.1, seeded with {meta['models']} registered models x {meta['versions']} versions,
   aliases champion and candidate. Both clients get the same environment

@@ -281,3 +281,20 @@ final class Counter: @unchecked Sendable {
         return value
     }
 }
+
+@Suite("Write conflicts")
+struct WriteConflictTests {
+    @Test("a unique-constraint 400 from concurrent upserts is retried; other 400s are not")
+    func retriesIntegrityErrors() async throws {
+        let counter = Counter()
+        let server = try await TestHTTPServer { _ in
+            counter.next() == 1
+                ? .json(#"{"error_code":"BAD_REQUEST","message":"(sqlite3.IntegrityError) UNIQUE constraint failed: model_version_tags.key"}"#, status: 400)
+                : .json("{}")
+        }
+        defer { Task { await server.shutdown() } }
+        try await server.client().setModelVersionTag(name: "m", version: "1", key: "k", value: "v")
+        #expect(server.requests.count == 2)
+        #expect(!MLflowClient.isWriteConflict(.api(endpoint: "e", status: 400, errorCode: "BAD_REQUEST", message: "bad json")))
+    }
+}

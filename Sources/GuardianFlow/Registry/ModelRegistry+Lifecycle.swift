@@ -122,28 +122,33 @@ extension ModelRegistry {
 
     /// The writes of an operation, each idempotent, in crash-safe order; then the re-read.
     func complete(_ entry: HistoryEntry, model: String, resumed: Bool, gate: String?) async throws -> LifecycleResult {
-        // 1. rollback ← the version being replaced (an existing version), before champion moves.
-        if let rollback = entry.rollback, entry.action == .promote {
-            try beforeWrite("rollback")
-            try await client.setAlias(name: model, alias: Self.rollback, version: rollback)
-        }
-        // 2. champion ← the new version.
-        try beforeWrite("champion")
-        try await client.setAlias(name: model, alias: Self.champion, version: entry.version)
-        // 3. the rollback alias of a rollback, or the candidate that was promoted.
-        if entry.action == .rollback {
+        switch entry.action {
+        case .promote:
+            // 1. rollback ← the champion being replaced (an existing version), before champion moves.
+            if let rollback = entry.rollback {
+                try beforeWrite("rollback")
+                try await client.setAlias(name: model, alias: Self.rollback, version: rollback)
+            }
+            // 2. champion ← the new version.
+            try beforeWrite("champion")
+            try await client.setAlias(name: model, alias: Self.champion, version: entry.version)
+            // 3. the candidate that was promoted goes.
+            let candidate = try await client.modelVersion(name: model, alias: Self.candidate)
+            if candidate?.version == entry.version {
+                try beforeWrite("candidate")
+                try await deleteAliasIfPresent(model, Self.candidate)
+            }
+        case .rollback:
+            // 1. rollback moves off the version that is coming back, so it never equals champion.
             try beforeWrite("rollback")
             if let next = entry.rollback {
                 try await client.setAlias(name: model, alias: Self.rollback, version: next)
             } else {
                 try await deleteAliasIfPresent(model, Self.rollback)
             }
-        } else {
-            let candidate = try await client.modelVersion(name: model, alias: Self.candidate)
-            if candidate?.version == entry.version {
-                try beforeWrite("candidate")
-                try await deleteAliasIfPresent(model, Self.candidate)
-            }
+            // 2. champion ← the rollback version.
+            try beforeWrite("champion")
+            try await client.setAlias(name: model, alias: Self.champion, version: entry.version)
         }
         // 4. audit tags on the version and the history entry (independent, so in parallel).
         try beforeWrite("audit")

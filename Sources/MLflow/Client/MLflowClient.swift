@@ -94,7 +94,7 @@ public struct MLflowClient: Sendable {
                 return response
             case .success(let response):
                 failure = classify(response, endpoint: endpoint)
-                guard RetryPolicy.isRetryable(status: response.status) else { throw failure }
+                guard RetryPolicy.isRetryable(status: response.status) || Self.isWriteConflict(failure) else { throw failure }
                 retryAfter = RetryPolicy.parseRetryAfter(response.header("Retry-After"))
             case .failure(let error):
                 if error is CancellationError { throw error }
@@ -115,6 +115,15 @@ public struct MLflowClient: Sendable {
             }
             try await clock.sleep(for: wait)
         }
+    }
+
+    /// Two writers upserting the same tag or alias at once: the SQL store answers 400 with the
+    /// database's unique-constraint error. The write is idempotent, so trying again succeeds.
+    static func isWriteConflict(_ error: MLflowError) -> Bool {
+        guard case .api(_, 400, let code, let message) = error, code == "BAD_REQUEST" || code == "INTERNAL_ERROR" else {
+            return false
+        }
+        return message.contains("IntegrityError") || message.contains("UNIQUE constraint") || message.contains("duplicate key")
     }
 
     private func classify(_ response: HTTPResponse, endpoint: String) -> MLflowError {
