@@ -102,7 +102,7 @@ done
 export MLFLOW_TRACKING_URI=$uri
 
 echo "==> seeding $MODELS registered models x $VERSIONS versions (aliases champion, candidate)" >&2
-"$py" "$helper" seed "$MODELS" "$VERSIONS" >>"$out/seed.log" 2>&1 || { tail -n 30 "$out/seed.log" >&2; die "seeding failed"; }
+"$py" "$helper" seed "$MODELS" "$VERSIONS" >"$out/seed.log" 2>&1 || { tail -n 30 "$out/seed.log" >&2; die "seeding failed"; }
 
 # --- both list the same models (untimed; doubles as a warm-up of the page cache) -------------
 cd "$tmp/cwd"

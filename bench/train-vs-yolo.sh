@@ -235,7 +235,7 @@ def report(samples, meta_path, md_path):
              f"load average {meta['load_before']} before, {meta['load_after']} after")
     L.append(f"- MLflow {meta['mlflow']} (server and ultralytics' client), ultralytics {meta['ultralytics']}, "
              f"torch {meta['torch']}, Python {meta['python']}; {meta['guardianflow']} (release build, "
-             f"`{meta['binary']}`)")
+             f"`{meta['binary']}`; {meta['build']})")
     L.append("- Server: `mlflow server --workers 1`, SQLite backend, `--serve-artifacts` with "
              "`--artifacts-destination` in a temp dir, on 127.0.0.1, shared by both tools.")
     L.append(f"- Training: `{meta['model']}` from scratch on `examples/ppe-sample` ({meta['images']}), "
@@ -438,6 +438,18 @@ cd "$root"
 stop_server
 
 # --- report ---------------------------------------------------------------------------------
+# Which code was measured: the binary's build time against the checkout (a stale binary is flagged).
+build_note() {
+  local built head_ct note
+  built=$(stat -c %Y "$gf")
+  note="binary built $(date -u -d "@$built" '+%Y-%m-%d %H:%M UTC')"
+  if head_ct=$(git -C "$root" log -1 --format=%ct 2>/dev/null); then
+    note+="; checkout at $(git -C "$root" log -1 --format=%h) (committed $(date -u -d "@$head_ct" '+%H:%M UTC'))"
+    [ "$built" -ge "$head_ct" ] || note+=", NEWER than the binary"
+    git -C "$root" diff --quiet HEAD -- Sources Package.swift 2>/dev/null || note+=", uncommitted changes in Sources/"
+  fi
+  echo "$note"
+}
 n_train=$(find examples/ppe-sample/images/train -type f | wc -l)
 n_val=$(find examples/ppe-sample/images/val -type f | wc -l)
 META_DATE=$(date -u '+%Y-%m-%d %H:%M UTC') \
@@ -447,7 +459,7 @@ META_MEM=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) 
 META_OS="$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-Linux}"), kernel $(uname -r)" \
 META_LOAD_BEFORE=$load_before META_LOAD_AFTER=$load_after \
 META_GUARDIANFLOW=$("$gf" --version) META_BINARY=${gf#"$root"/} \
-META_IMAGES="$n_train train / $n_val val images" META_WARMUP=$WARMUP \
+META_BUILD="$(build_note)" META_IMAGES="$n_train train / $n_val val images" META_WARMUP=$WARMUP \
 META_EPOCHS=$EPOCHS META_IMGSZ=$IMGSZ META_BATCH=$BATCH META_MODEL=$MODEL META_RSS_TARGET_MB=$RSS_TARGET_MB \
 META_VERIFY_GF=$verify_gf META_VERIFY_YOLO=$verify_yolo \
   "$py" - "$tmp/meta.json" <<'EOF'

@@ -10,7 +10,7 @@ public enum FileDigest {
         }
         defer { try? handle.close() }
         var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+        while let chunk = try handle.read(upToCount: 256 * 1024), !chunk.isEmpty {
             hasher.update(data: chunk)
         }
         return hex(hasher.finalize())

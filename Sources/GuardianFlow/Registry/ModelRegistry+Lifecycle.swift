@@ -7,9 +7,9 @@ public struct LifecycleResult: Sendable, Equatable, Encodable {
     public var champion: String
     public var rollback: String?
     public var entry: HistoryEntry
-    /// The gate's verdict (nil when forced or resumed).
+    /// The gate's verdict (nil when resumed).
     public var gate: String?
-    /// True when this call finished an operation an earlier, crashed call had started.
+    /// True when this call finished an operation an earlier, interrupted call had started.
     public var resumed: Bool
 }
 
@@ -28,28 +28,29 @@ extension ModelRegistry {
         reason: String? = nil
     ) async throws -> LifecycleResult {
         let registered = try await model(named: modelName)
-        let pending = PendingOperation.decode(registered.tags[PendingOperation.tagKey])
-        if let pending, pending.entry.action == .promote, version == nil || version == pending.entry.version {
-            return try await complete(pending.entry, model: modelName, resumed: true, gate: nil)
+        if let pending = unfinished(registered), pending.action == .promote, version == nil || version == pending.version {
+            return try await complete(pending, model: modelName, aliases: registered.aliases, resumed: true, gate: nil)
         }
         guard let target = version ?? registered.aliases[Self.candidate] else {
             throw GuardianFlowError.registryState(
                 "Model '\(modelName)' has no @candidate to promote; train one, or give --version N.")
         }
-        let targetVersion = try await self.version(target, of: modelName)
-        guard targetVersion.isReady else {
-            throw GuardianFlowError.registryState("Version \(target) of '\(modelName)' is \(targetVersion.status), not READY.")
-        }
         let championVersion = registered.aliases[Self.champion]
         if championVersion == target {
             throw GuardianFlowError.registryState("Version \(target) already is the champion of '\(modelName)'.")
         }
+        // The two versions are read at once; the champion's only when the gate needs it.
+        async let targetRead = self.version(target, of: modelName)
+        async let championRead: ModelVersion? =
+            force ? nil : (championVersion == nil ? nil : try await self.version(championVersion!, of: modelName))
+        let targetVersion = try await targetRead
+        guard targetVersion.isReady else {
+            throw GuardianFlowError.registryState("Version \(target) of '\(modelName)' is \(targetVersion.status), not READY.")
+        }
         let candidateValue = try await metricValue(gate.metric, of: targetVersion)
         var championValue: Double?
-        if let championVersion {
-            championValue = try await metricValue(gate.metric, of: try await self.version(championVersion, of: modelName))
-        }
-        var verdictText: String?
+        if let champion = try await championRead { championValue = try await metricValue(gate.metric, of: champion) }
+        var verdictText = "skipped (--force)"
         if !force {
             switch gate.judge(candidate: candidateValue, champion: championValue) {
             case .pass:
@@ -67,14 +68,10 @@ extension ModelRegistry {
                         + "\(championValue.map(Self.format) ?? "-"). Nothing changed. Choose another --metric, or --force.")
             }
         }
-        let at = now()
-        let entry = HistoryEntry(
-            id: Self.newID(), action: .promote, version: target, from: championVersion, rollback: championVersion, by: actor,
-            at: Self.iso(at), timestamp: mlflowTimestamp(at), reason: reason.map { MLflowKey.truncate($0, to: 1000) }, forced: force,
+        let entry = newEntry(
+            .promote, version: target, from: championVersion, rollback: championVersion, reason: reason, forced: force,
             metric: gate.metric, value: candidateValue, championValue: championValue)
-        try beforeWrite("pending")
-        try await client.setRegisteredModelTag(name: modelName, key: PendingOperation.tagKey, value: entry.encoded())
-        return try await complete(entry, model: modelName, resumed: false, gate: force ? "skipped (--force)" : verdictText)
+        return try await complete(entry, model: modelName, aliases: registered.aliases, resumed: false, gate: verdictText)
     }
 
     /// Puts the rollback version back as champion; `rollback` then points at the champion
@@ -84,12 +81,13 @@ extension ModelRegistry {
     ///   version; nothing is written then.
     public func rollback(modelName: String, reason: String? = nil) async throws -> LifecycleResult {
         let registered = try await model(named: modelName)
-        if let pending = PendingOperation.decode(registered.tags[PendingOperation.tagKey]), pending.entry.action == .rollback {
-            return try await complete(pending.entry, model: modelName, resumed: true, gate: nil)
+        if let pending = unfinished(registered), pending.action == .rollback {
+            return try await complete(pending, model: modelName, aliases: registered.aliases, resumed: true, gate: nil)
         }
         guard let target = registered.aliases[Self.rollback] else {
             throw GuardianFlowError.registryState(
-                "Model '\(modelName)' has no @rollback version to go back to (champion: \(registered.aliases[Self.champion].map { "version \($0)" } ?? "none")).")
+                "Model '\(modelName)' has no @rollback version to go back to (champion: "
+                    + "\(registered.aliases[Self.champion].map { "version \($0)" } ?? "none")).")
         }
         let current = registered.aliases[Self.champion]
         guard current != target else {
@@ -98,17 +96,32 @@ extension ModelRegistry {
             throw GuardianFlowError.registryState(
                 "@rollback and @champion of '\(modelName)' both pointed at version \(target); the rollback alias was cleared. Nothing to roll back to.")
         }
-        _ = try await self.version(target, of: modelName)
         let history = HistoryEntry.entries(fromTags: registered.tags)
         let next = try await previousChampion(before: target, excluding: [target], history: history, model: modelName)
+        let entry = newEntry(
+            .rollback, version: target, from: current, rollback: next, reason: reason, forced: false, metric: nil, value: nil,
+            championValue: nil)
+        return try await complete(entry, model: modelName, aliases: registered.aliases, resumed: false, gate: nil)
+    }
+
+    func newEntry(
+        _ action: HistoryEntry.Action, version: String, from: String?, rollback: String?, reason: String?, forced: Bool,
+        metric: String?, value: Double?, championValue: Double?
+    ) -> HistoryEntry {
         let at = now()
-        let entry = HistoryEntry(
-            id: Self.newID(), action: .rollback, version: target, from: current, rollback: next, by: actor, at: Self.iso(at),
-            timestamp: mlflowTimestamp(at), reason: reason.map { MLflowKey.truncate($0, to: 1000) }, forced: false, metric: nil,
-            value: nil, championValue: nil)
-        try beforeWrite("pending")
-        try await client.setRegisteredModelTag(name: modelName, key: PendingOperation.tagKey, value: entry.encoded())
-        return try await complete(entry, model: modelName, resumed: false, gate: nil)
+        return HistoryEntry(
+            id: Self.newID(), action: action, version: version, from: from, rollback: rollback, by: actor, at: Self.iso(at),
+            timestamp: mlflowTimestamp(at), reason: reason.map { MLflowKey.truncate($0, to: 1000) }, forced: forced,
+            metric: metric, value: value, championValue: championValue)
+    }
+
+    /// The operation recorded as pending whose history entry was never written and whose
+    /// process is gone: it was interrupted, and calling the same command again finishes it.
+    func unfinished(_ registered: RegisteredModel) -> HistoryEntry? {
+        guard let pending = PendingOperation.decode(registered.tags[PendingOperation.tagKey]),
+            registered.tags[pending.entry.tagKey] == nil, !pending.mayBeInFlight(now: now())
+        else { return nil }
+        return pending.entry
     }
 
     /// The champion that `version` replaced most recently, if it still exists.
@@ -121,61 +134,81 @@ extension ModelRegistry {
     }
 
     /// The writes of an operation, each idempotent, in crash-safe order; then the re-read.
-    func complete(_ entry: HistoryEntry, model: String, resumed: Bool, gate: String?) async throws -> LifecycleResult {
+    ///
+    /// The pending mark goes first and the history entry last: an operation whose history
+    /// entry is missing is unfinished. Writes whose relative order does not matter go together.
+    func complete(
+        _ entry: HistoryEntry, model: String, aliases: [String: String], resumed: Bool, gate: String?
+    ) async throws -> LifecycleResult {
+        let pending = PendingOperation(entry: entry)
         switch entry.action {
         case .promote:
-            // 1. rollback ← the champion being replaced (an existing version), before champion moves.
-            if let rollback = entry.rollback {
-                try beforeWrite("rollback")
-                try await client.setAlias(name: model, alias: Self.rollback, version: rollback)
+            // 1. The pending mark, and rollback ← the champion being replaced (harmless on its
+            //    own: both point at existing versions and champion has not moved).
+            try await together {
+                $0.addTask {
+                    try beforeWrite("pending")
+                    try await client.setRegisteredModelTag(name: model, key: PendingOperation.tagKey, value: pending.encoded())
+                }
+                if let rollback = entry.rollback {
+                    $0.addTask {
+                        try beforeWrite("rollback")
+                        try await client.setAlias(name: model, alias: Self.rollback, version: rollback)
+                    }
+                }
             }
             // 2. champion ← the new version.
             try beforeWrite("champion")
             try await client.setAlias(name: model, alias: Self.champion, version: entry.version)
-            // 3. the candidate that was promoted goes.
-            let candidate = try await client.modelVersion(name: model, alias: Self.candidate)
-            if candidate?.version == entry.version {
-                try beforeWrite("candidate")
-                try await deleteAliasIfPresent(model, Self.candidate)
-            }
         case .rollback:
-            // 1. rollback moves off the version that is coming back, so it never equals champion.
+            // 1. The pending mark first: once @rollback moves, the operation must be findable.
+            try beforeWrite("pending")
+            try await client.setRegisteredModelTag(name: model, key: PendingOperation.tagKey, value: pending.encoded())
+            // 2. rollback moves off the version coming back, so it never equals champion.
             try beforeWrite("rollback")
             if let next = entry.rollback {
                 try await client.setAlias(name: model, alias: Self.rollback, version: next)
             } else {
                 try await deleteAliasIfPresent(model, Self.rollback)
             }
-            // 2. champion ← the rollback version.
+            // 3. champion ← the rollback version.
             try beforeWrite("champion")
             try await client.setAlias(name: model, alias: Self.champion, version: entry.version)
         }
-        // 4. audit tags on the version and the history entry (independent, so in parallel).
-        try beforeWrite("audit")
+        // Then, in any order: the promoted candidate goes, the audit tags; the history entry
+        // (which marks the operation finished) only after they succeeded.
         let prefix = entry.action == .promote ? "guardianflow.promoted" : "guardianflow.rolled_back"
         var tags: [String: String] = ["\(prefix)_at": entry.at, "\(prefix)_by": entry.by, "\(prefix)_from": entry.from ?? ""]
-        if entry.action == .promote {
-            tags["guardianflow.reason"] = entry.reason ?? ""
-            tags["guardianflow.forced"] = entry.forced ? "true" : "false"
-        }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (key, value) in tags {
-                group.addTask { try await client.setModelVersionTag(name: model, version: entry.version, key: key, value: value) }
+        if let reason = entry.reason { tags["guardianflow.reason"] = reason }
+        try await together {
+            if entry.action == .promote, aliases[Self.candidate] == entry.version {
+                $0.addTask {
+                    try beforeWrite("candidate")
+                    try await deleteAliasIfPresent(model, Self.candidate)
+                }
             }
-            group.addTask { try await client.setRegisteredModelTag(name: model, key: entry.tagKey, value: entry.encoded()) }
+            for (key, value) in tags {
+                $0.addTask {
+                    try beforeWrite("audit")
+                    try await client.setModelVersionTag(name: model, version: entry.version, key: key, value: value)
+                }
+            }
+        }
+        try beforeWrite("done")
+        try await client.setRegisteredModelTag(name: model, key: entry.tagKey, value: entry.encoded())
+        // Re-read: concurrent writers may have left rollback == champion.
+        let final = try await repair(model)
+        return LifecycleResult(
+            model: model, champion: final[Self.champion] ?? entry.version, rollback: final[Self.rollback], entry: entry,
+            gate: gate, resumed: resumed)
+    }
+
+    /// Runs writes concurrently and waits for all of them.
+    func together(_ add: (inout ThrowingTaskGroup<Void, any Error>) -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            add(&group)
             try await group.waitForAll()
         }
-        // 5. done: clear the pending mark if it is still ours.
-        try beforeWrite("done")
-        let current = try await self.model(named: model)
-        if PendingOperation.decode(current.tags[PendingOperation.tagKey])?.entry.id == entry.id {
-            try? await client.deleteRegisteredModelTag(name: model, key: PendingOperation.tagKey)
-        }
-        // 6. re-read: concurrent writers may have left rollback == champion.
-        let aliases = try await repair(model)
-        return LifecycleResult(
-            model: model, champion: aliases[Self.champion] ?? entry.version, rollback: aliases[Self.rollback], entry: entry,
-            gate: gate, resumed: resumed)
     }
 
     /// Re-reads the aliases and clears `rollback` when it equals `champion`.

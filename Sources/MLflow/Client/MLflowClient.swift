@@ -71,6 +71,7 @@ public struct MLflowClient: Sendable {
     ) async throws -> HTTPResponse {
         let started = clock.now
         var attempt = 0
+        var conflicts = 0
         while true {
             attempt += 1
             try Task.checkCancellation()
@@ -94,7 +95,16 @@ public struct MLflowClient: Sendable {
                 return response
             case .success(let response):
                 failure = classify(response, endpoint: endpoint)
-                guard RetryPolicy.isRetryable(status: response.status) || Self.isWriteConflict(failure) else { throw failure }
+                if Self.isWriteConflict(failure) {
+                    // The server is alive and the write is idempotent: try again soon, whatever
+                    // the budget, a bounded number of times.
+                    conflicts += 1
+                    guard conflicts <= Self.maxConflictRetries else { throw failure }
+                    attempt -= 1
+                    try await clock.sleep(for: .milliseconds(Int64(20 + 180 * random()) * Int64(min(conflicts, 4))))
+                    continue
+                }
+                guard RetryPolicy.isRetryable(status: response.status) else { throw failure }
                 retryAfter = RetryPolicy.parseRetryAfter(response.header("Retry-After"))
             case .failure(let error):
                 if error is CancellationError { throw error }
@@ -120,11 +130,17 @@ public struct MLflowClient: Sendable {
     /// Two writers upserting the same tag or alias at once: the SQL store answers 400 with the
     /// database's unique-constraint error. The write is idempotent, so trying again succeeds.
     static func isWriteConflict(_ error: MLflowError) -> Bool {
-        guard case .api(_, 400, let code, let message) = error, code == "BAD_REQUEST" || code == "INTERNAL_ERROR" else {
+        guard case .api(_, let status, let code, let message) = error, status == 400 || status == 500,
+            code == "BAD_REQUEST" || code == "INTERNAL_ERROR"
+        else {
             return false
         }
         return message.contains("IntegrityError") || message.contains("UNIQUE constraint") || message.contains("duplicate key")
+            || message.contains("StaleDataError") || message.contains("were matched") || message.contains("database is locked")
     }
+
+    /// How many times a write that lost a race is tried again.
+    static let maxConflictRetries = 12
 
     private func classify(_ response: HTTPResponse, endpoint: String) -> MLflowError {
         let parsed = try? JSONDecoder().decode(ErrorBody.self, from: response.body)

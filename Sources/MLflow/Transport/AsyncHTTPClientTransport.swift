@@ -122,7 +122,7 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
     }
 }
 
-/// A file read in 1 MiB chunks as an async sequence of buffers, closed at its end.
+/// A file read in 256 KiB chunks as an async sequence of buffers, closed at its end.
 struct FileChunks: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
     let handle: FileHandle
@@ -130,7 +130,7 @@ struct FileChunks: AsyncSequence, Sendable {
     struct AsyncIterator: AsyncIteratorProtocol {
         let handle: FileHandle
         mutating func next() async throws -> ByteBuffer? {
-            let data = try handle.read(upToCount: 1 << 20) ?? Data()
+            let data = try handle.read(upToCount: 256 * 1024) ?? Data()
             if data.isEmpty {
                 try? handle.close()
                 return nil
