@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "MLflow", targets: ["MLflow"]),
+        .library(name: "S3", targets: ["S3"]),
         .library(name: "GuardianFlow", targets: ["GuardianFlow"]),
         .executable(name: "guardianflow", targets: ["guardianflow"]),
     ],
@@ -25,7 +26,7 @@ let package = Package(
     ],
     targets: [
         .target(
-            name: "MLflow",
+            name: "HTTPSupport",
             dependencies: [
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -36,11 +37,18 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        .target(name: "MLflow", dependencies: ["HTTPSupport"], swiftSettings: settings),
+        .target(
+            name: "S3",
+            dependencies: ["HTTPSupport", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: settings
+        ),
         .target(name: "CSupport"),
         .target(
             name: "GuardianFlow",
             dependencies: [
                 "MLflow",
+                "S3",
                 "CSupport",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -70,6 +78,11 @@ let package = Package(
         .testTarget(
             name: "MLflowTests",
             dependencies: ["MLflow", "TestSupport"],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "S3Tests",
+            dependencies: ["S3", "TestSupport"],
             swiftSettings: settings
         ),
         .testTarget(

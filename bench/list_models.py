@@ -1,8 +1,6 @@
-"""Helper for bench/list-models.sh; none of this is timed.
+"""Helper for bench/list-models.sh; none of this is timed. What the helpers share is in benchlib.py.
 
 Subcommands:
-  free-port                     print a free TCP port on 127.0.0.1
-  wait URI SECONDS              wait until URI/health answers (exit 1 if it never does)
   seed MODELS VERSIONS          create MODELS registered models with VERSIONS versions each and the
                                 aliases champion (-> version 2) and candidate (-> the last one),
                                 on the server in MLFLOW_TRACKING_URI
@@ -10,42 +8,17 @@ Subcommands:
   guardianflow-models FILE      the same, read from `guardianflow list models --json` output
   compare A B EXPECTED          fail unless both JSON files list the same EXPECTED model names
                                 with the same aliases
-  report SAMPLES MD META        print the markdown table and write/replace the section in MD
+  report SAMPLES MD META        print the markdown tables and write/replace the generated section in MD
 """
 
 import json
-import math
-import os
-import socket
-import statistics
 import sys
-import time
-import urllib.request
+
+from benchlib import FRESH_METHOD, describe, load, met, ms_table, read_samples, summary, write_section
 
 SECTION = "## list models: guardianflow vs the MLflow Python client (issue 2)"
 SPEEDUP_TARGET = 20.0
-RSS_TARGET_MIB = 30.0
-
-
-def free_port() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        print(s.getsockname()[1])
-
-
-def wait(uri: str, seconds: str) -> None:
-    # Loopback only: never go through a proxy, whatever the environment says.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + float(seconds)
-    while time.monotonic() < deadline:
-        try:
-            with opener.open(uri.rstrip("/") + "/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    sys.exit(1)
+RSS_TARGET_MB = 30.0  # MB = 10^6 bytes; /usr/bin/time reports KiB
 
 
 def seed(models: str, versions: str) -> None:
@@ -98,31 +71,9 @@ def compare(a: str, b: str, expected: str) -> None:
     print(f"both list the same {len(left)} models with the same aliases")
 
 
-def percentile(values, p):
-    """Nearest-rank percentile: the smallest value with at least p% of the samples at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
 def report(samples_path: str, md_path: str, meta_path: str) -> None:
-    with open(meta_path) as f:
-        meta = json.load(f)
-    runs = {}
-    with open(samples_path) as f:
-        for line in f:
-            if line.startswith("#") or not line.strip():
-                continue
-            tool, _, wall_ms, rss_kib = line.split("\t")
-            runs.setdefault(tool, []).append((float(wall_ms), int(rss_kib)))
-
-    def stats(tool):
-        walls = [w for w, _ in runs[tool]]
-        rss = [r / 1024 for _, r in runs[tool]]
-        return {
-            "n": len(walls), "min": min(walls), "median": statistics.median(walls),
-            "p90": percentile(walls, 90), "rss": statistics.median(rss), "rss_max": max(rss),
-        }
-
+    meta = load(meta_path)
+    runs = read_samples(samples_path)
     labels = {
         "guardianflow": "`guardianflow list models --json`",
         "python": "`MlflowClient().search_registered_models()` (fresh `python -c`)",
@@ -130,28 +81,21 @@ def report(samples_path: str, md_path: str, meta_path: str) -> None:
         "python-pass": "floor: `python -c pass` (venv interpreter)",
         "python-import": "floor: `python -c 'from mlflow import MlflowClient'`",
     }
-    order = [t for t in labels if t in runs]
-    s = {t: stats(t) for t in order}
+    s = {t: summary(runs[t]) for t in labels if t in runs}
     gf, py = s["guardianflow"], s["python"]
     speedup = py["median"] / gf["median"]
     speed_ok = speedup >= SPEEDUP_TARGET
-    rss_ok = gf["rss_max"] < RSS_TARGET_MIB
+    rss_max_mb = gf["rss_max"] * 2**20 / 1e6
+    rss_ok = rss_max_mb < RSS_TARGET_MB
 
-    def row(t):
-        x = s[t]
-        return (f"| {labels[t]} | {x['n']} | {x['min']:.1f} | {x['median']:.1f} | {x['p90']:.1f} "
-                f"| {x['rss']:.1f} | {x['rss_max']:.1f} |")
-
-    head = ["| command | runs | min ms | median ms | p90 ms | median peak RSS MiB | max peak RSS MiB |",
-            "|---|---:|---:|---:|---:|---:|---:|"]
-    table = "\n".join(head + [row(t) for t in ("guardianflow", "python")])
-    floors = [t for t in order if t not in ("guardianflow", "python")]
-    floor_table = "\n".join(head + [row(t) for t in floors]) if floors else ""
+    table = ms_table(labels, s, ("guardianflow", "python"))
+    floor_table = ms_table(labels, s, (t for t in s if t not in ("guardianflow", "python")))
     verdict = (
         f"- Speed-up (Python median / guardianflow median): **{speedup:.1f}x** "
-        f"(target at least {SPEEDUP_TARGET:.0f}x): **{'met' if speed_ok else 'NOT met'}**\n"
-        f"- guardianflow peak RSS: median {gf['rss']:.1f} MiB, max {gf['rss_max']:.1f} MiB over {gf['n']} runs "
-        f"(target under {RSS_TARGET_MIB:.0f} MiB, judged on the max): **{'met' if rss_ok else 'NOT met'}**"
+        f"(target at least {SPEEDUP_TARGET:.0f}x): **{met(speed_ok)}**\n"
+        f"- guardianflow peak RSS: median {gf['rss']:.1f} MiB, max {gf['rss_max']:.1f} MiB = {rss_max_mb:.1f} MB "
+        f"over {gf['n']} runs (target under {RSS_TARGET_MB:.0f} MB, judged on the max): **{met(rss_ok)}** "
+        f"(read as {RSS_TARGET_MB:.0f} MiB instead: {met(gf['rss_max'] < RSS_TARGET_MB)})"
     )
 
     print(table)
@@ -165,10 +109,7 @@ def report(samples_path: str, md_path: str, meta_path: str) -> None:
 
 Measured {meta['date']} with `bench/list-models.sh` (N={meta['n']} runs of each, alternating).
 
-- Machine: {meta['nproc']} CPUs, {meta['cpu']}, {meta['mem']} RAM; {meta['os']};
-  load average {meta['load_before']} before, {meta['load_after']} after
-- MLflow {meta['mlflow']} (server and Python client, Python {meta['python']});
-  guardianflow {meta['guardianflow']} (release build `{meta['binary']}`, built {meta['built']})
+{describe(meta)}
 - Server: `mlflow server --workers 1`, SQLite backend, `--artifacts-destination` in a temp dir,
   on 127.0.0.1, seeded with {meta['models']} registered models x {meta['versions']} versions,
   aliases champion and candidate. Both clients get the same environment
@@ -179,30 +120,15 @@ Measured {meta['date']} with `bench/list-models.sh` (N={meta['n']} runs of each,
 
 {verdict}
 
-Each run is a fresh process. Wall time is taken by the script around `/usr/bin/time -f '%e %M'`
-(bash `$EPOCHREALTIME`, so it includes ~1 ms of starting `/usr/bin/time`); peak RSS is
-`/usr/bin/time`'s `%M` (the child's `ru_maxrss`), in MiB. p90 is nearest-rank. Floors, for
-context (same method, {meta['floor_n']} runs each):
+{FRESH_METHOD}
+Floors, for context (same method, {meta['floor_n']} runs each):
 
 {floor_table}
 
 Rerun: `bench/list-models.sh` (`N=50 bench/list-models.sh` for more runs; raw samples and the
-server log land in `bench/out/list-models/`). It rewrites this section.
+server log land in `bench/out/list-models/`). It rewrites this section only.
 """
-    if os.path.exists(md_path):
-        with open(md_path) as f:
-            text = f.read()
-        start = text.find(SECTION)
-        if start >= 0:
-            end = text.find("\n## ", start + len(SECTION))
-            text = text[:start] + section + ("" if end < 0 else text[end:])
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-    else:
-        text = ("# Benchmarks\n\nFigures from the scripts in `bench/`; each section says how to rerun it.\n\n"
-                + section)
-    with open(md_path, "w") as f:
-        f.write(text)
+    write_section(md_path, "list-models.sh", section)
     if not (speed_ok and rss_ok):
         print("targets not met (see above)", file=sys.stderr)
 
@@ -210,6 +136,6 @@ server log land in `bench/out/list-models/`). It rewrites this section.
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     {
-        "free-port": free_port, "wait": wait, "seed": seed, "python-models": python_models,
+        "seed": seed, "python-models": python_models,
         "guardianflow-models": guardianflow_models, "compare": compare, "report": report,
     }[command](*args)

@@ -1,10 +1,6 @@
-"""Helper for bench/promote.sh; none of this is timed.
-
-Shares free-port, wait and the nearest-rank percentile with list_models.py (same approach).
+"""Helper for bench/promote.sh; none of this is timed. What the helpers share is in benchlib.py.
 
 Subcommands:
-  free-port                      print a free TCP port on 127.0.0.1
-  wait URI SECONDS               wait until URI/health answers (exit 1 if it never does)
   seed MODEL VERSIONS            create VERSIONS runs (metric mAP50_95) and one model version of
                                  each (tag best/mAP50_95, rising with the version), then
                                  @champion -> 1 and @candidate -> VERSIONS, on the server in
@@ -24,7 +20,8 @@ Subcommands:
                                  first: "promote V forced|gate" or "rollback V"); also checks
                                  what each saved promote/rollback --json output in RUNS_DIR says
                                  against that list. Prints a JSON summary.
-  report SAMPLES MD META CHECK   print the markdown tables and write/replace the section in MD
+  report SAMPLES MD META OUT     print the markdown tables and write/replace the generated section in
+                                 MD; OUT holds check.json, latency.json and requests-*.json
 """
 
 import json
@@ -34,8 +31,7 @@ import sys
 import time
 from collections import Counter
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from list_models import free_port, percentile, wait  # noqa: E402  (same helpers, same method)
+from benchlib import FRESH_METHOD, describe, load, met, ms_table, read_samples, summary, write_section
 
 SECTION = "## promote and rollback: guardianflow vs the MLflow Python client (issue 4)"
 SPEEDUP_TARGET = 20.0
@@ -154,6 +150,7 @@ def latency(uri: str, model: str, n: str) -> None:
             ("GET", f"registered-models/get?name={rq}", None, (200,)),
         ):
             total += call(method, path, body, ok)[0]
+            replayed["promote"] += 1
         return total
 
     def rollback(target, new_rollback):  # the 13 requests of `guardianflow rollback`
@@ -175,9 +172,10 @@ def latency(uri: str, model: str, n: str) -> None:
             ("GET", f"registered-models/get?name={rq}", None),
         ):
             total += call(method, path, body)[0]
+            replayed["rollback"] += 1
         return total
 
-    promotes, rollbacks = [], []
+    promotes, rollbacks, replayed = [], [], {"promote": 0, "rollback": 0}
     for i in range(int(n) + 1):  # the first of each is a warm-up
         p = promote("2", "1")
         r = rollback("1", "2")  # champion back to 1 (rollback chain: 2)
@@ -186,7 +184,8 @@ def latency(uri: str, model: str, n: str) -> None:
             rollbacks.append(r)
     conn.close()
     print(json.dumps({"single": single, "replay-promote": round(statistics.median(promotes), 2),
-                      "replay-rollback": round(statistics.median(rollbacks), 2), "n": int(n)}))
+                      "replay-rollback": round(statistics.median(rollbacks), 2), "n": int(n),
+                      "replayed-requests": {op: c // (int(n) + 1) for op, c in replayed.items()}}))
 
 
 def check(model: str, show_path: str, history_path: str, expected_path: str, runs_dir: str) -> None:
@@ -247,24 +246,13 @@ def fmt_requests(reqs):
     return f"**{len(reqs)}** ({by}): {detail}"
 
 
-def report(samples_path: str, md_path: str, meta_path: str, check_path: str) -> None:
-    with open(meta_path) as f:
-        meta = json.load(f)
-    with open(check_path) as f:
-        chk = json.load(f)
-    runs = {}
-    with open(samples_path) as f:
-        for line in f:
-            if line.startswith("#") or not line.strip():
-                continue
-            tool, _, wall_ms, rss_kib = line.rstrip("\n").split("\t")
-            runs.setdefault(tool, []).append((float(wall_ms), int(rss_kib)))
-
-    def stats(tool):
-        walls = [w for w, _ in runs[tool]]
-        rss = [r / 1024 for _, r in runs[tool]]
-        return {"n": len(walls), "min": min(walls), "median": statistics.median(walls),
-                "p90": percentile(walls, 90), "rss": statistics.median(rss), "rss_max": max(rss)}
+def report(samples_path: str, md_path: str, meta_path: str, out: str) -> None:
+    meta = load(meta_path)
+    chk = load(os.path.join(out, "check.json"))
+    lat = load(os.path.join(out, "latency.json"))
+    req = {t: load(os.path.join(out, f"requests-{t}.json"))
+           for t in ("gf-promote", "gf-rollback", "py-promote", "py-rollback")}
+    runs = read_samples(samples_path)
 
     m = meta["model"]
     labels = {
@@ -279,19 +267,10 @@ def report(samples_path: str, md_path: str, meta_path: str, check_path: str) -> 
         "py-pass": "floor: `python -c pass` (venv interpreter)",
         "py-import": "floor: `python -c 'from mlflow import MlflowClient'`",
     }
-    s = {t: stats(t) for t in labels if t in runs}
-    head = ["| command | runs | min ms | median ms | p90 ms | median peak RSS MiB | max peak RSS MiB |",
-            "|---|---:|---:|---:|---:|---:|---:|"]
-
-    def row(t):
-        x = s[t]
-        return (f"| {labels[t]} | {x['n']} | {x['min']:.1f} | {x['median']:.1f} | {x['p90']:.1f} "
-                f"| {x['rss']:.1f} | {x['rss_max']:.1f} |")
-
+    s = {t: summary(runs[t]) for t in labels if t in runs}
     main = ["gf-promote", "py-promote", "gf-rollback", "py-rollback"]
-    table = "\n".join(head + [row(t) for t in main])
-    extra = [t for t in labels if t in s and t not in main]
-    extra_table = "\n".join(head + [row(t) for t in extra]) if extra else ""
+    table = ms_table(labels, s, main)
+    extra_table = ms_table(labels, s, (t for t in s if t not in main))
 
     verdicts, all_ok = [], True
     for op in ("promote", "rollback"):
@@ -301,12 +280,12 @@ def report(samples_path: str, md_path: str, meta_path: str, check_path: str) -> 
         all_ok &= wall_ok and speed_ok
         verdicts.append(
             f"- {op}: guardianflow median **{gf['median']:.1f} ms** (target under {WALL_TARGET_MS:.0f} ms): "
-            f"**{'met' if wall_ok else 'NOT met'}**; speed-up (Python median / guardianflow median) "
-            f"**{speedup:.1f}x** (target at least {SPEEDUP_TARGET:.0f}x): **{'met' if speed_ok else 'NOT met'}**")
+            f"**{met(wall_ok)}**; speed-up (Python median / guardianflow median) "
+            f"**{speedup:.1f}x** (target at least {SPEEDUP_TARGET:.0f}x): **{met(speed_ok)}**")
     gf_rss = max(s["gf-promote"]["rss_max"], s["gf-rollback"]["rss_max"])
     py_rss = max(s["py-promote"]["rss_max"], s["py-rollback"]["rss_max"])
-    verdicts.append(f"- peak RSS (max over the runs): guardianflow {gf_rss:.1f} MiB, Python client {py_rss:.1f} MiB "
-                    "(no target for this issue)")
+    verdicts.append(f"- peak RSS (max over the runs): guardianflow {gf_rss:.1f} MiB = {gf_rss * 2**20 / 1e6:.1f} MB, "
+                    f"Python client {py_rss:.1f} MiB (no target for this issue)")
     if "gf-promote-gate" in s:
         d = s["gf-promote-gate"]["median"] - s["gf-promote"]["median"]
         verdicts.append(f"- the gate: promote without `--force` median {s['gf-promote-gate']['median']:.1f} ms "
@@ -315,8 +294,6 @@ def report(samples_path: str, md_path: str, meta_path: str, check_path: str) -> 
                         "so the difference is noise")
     verdict = "\n".join(verdicts)
 
-    req = meta["requests"]
-    lat = meta["latency"]
     fa = chk["final_aliases"]
     req_lines = "\n".join(
         f"- {label}: {fmt_requests(req[key]['requests'])} ({req[key]['connections']} "
@@ -340,6 +317,9 @@ def report(samples_path: str, md_path: str, meta_path: str, check_path: str) -> 
                 f"- {op}: median {wall:.1f} ms = ~{fl:.1f} ms process start-up (the `--version` floor) "
                 f"+ ~{setup:.1f} ms client set-up (`history` {hist:.1f} ms, less the floor and one "
                 f"`GET registered-models/get`) + ~{server:.1f} ms of server time for its {r['n']} requests "
+                + ("" if lat.get("replayed-requests", {}).get(op, r["n"]) == r["n"] else
+                   f"(CAUTION: the replay makes {lat['replayed-requests'][op]} requests, not {r['n']}: it is out of "
+                   "date with this binary, so this split is only indicative) ")
                 + (f"(replayed) + ~{rest:.1f} ms the rest, ~{rest / r['n']:.1f} ms per request on guardianflow's "
                    f"side ({r['connections']} connections)" if rest >= 0 else
                    f"(replayed), which already exceeds the rest of the median by {-rest:.1f} ms: the replay ran after "
@@ -368,10 +348,7 @@ def report(samples_path: str, md_path: str, meta_path: str, check_path: str) -> 
 Measured {meta['date']} with `bench/promote.sh` (N={meta['n']} runs of each, alternating:
 guardianflow promote, Python promote, guardianflow rollback, Python rollback).
 
-- Machine: {meta['nproc']} CPUs, {meta['cpu']}, {meta['mem']} RAM; {meta['os']};
-  load average {meta['load_before']} before, {meta['load_after']} after
-- MLflow {meta['mlflow']} (server and Python client, Python {meta['python']});
-  guardianflow {meta['guardianflow']} (release build `{meta['binary']}`, built {meta['built']})
+{describe(meta)}
 - Server: `mlflow server --workers 1`, SQLite backend, `--artifacts-destination` in a temp dir,
   on 127.0.0.1, seeded with one registered model `{m}` with {meta['versions']} versions (one run
   each; version tag `best/mAP50_95` rising with the version), @champion -> 1, @candidate ->
@@ -405,10 +382,8 @@ has {chk['history_entries']} entries, one per successful guardianflow command
 ones), each with the expected action, version and `forced` flag; each of the {chk['json_outputs_checked']}
 saved `--json` outputs names the expected champion.
 
-Each run is a fresh process. Wall time is taken by the script around `/usr/bin/time -f '%e %M'`
-(bash `$EPOCHREALTIME`, so it includes ~1 ms of starting `/usr/bin/time`); peak RSS is
-`/usr/bin/time`'s `%M` (the child's `ru_maxrss`), in MiB. p90 is nearest-rank. Other rows, for
-context (same method; gated runs {meta['gate_n']} each, floors {meta['floor_n']} each):
+{FRESH_METHOD}
+Other rows, for context (same method; gated runs {meta['gate_n']} each, floors {meta['floor_n']} each):
 
 {extra_table}
 
@@ -425,20 +400,7 @@ each command's output and the server log land in `bench/out/promote/`). It rewri
     print(req_lines)
     print()
     print(breakdown)
-    if os.path.exists(md_path):
-        with open(md_path) as f:
-            text = f.read()
-        start = text.find(SECTION)
-        if start >= 0:
-            end = text.find("\n## ", start + len(SECTION))
-            text = text[:start] + section + ("" if end < 0 else text[end:])
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-    else:
-        text = ("# Benchmarks\n\nFigures from the scripts in `bench/`; each section says how to rerun it.\n\n"
-                + section)
-    with open(md_path, "w") as f:
-        f.write(text)
+    write_section(md_path, "promote.sh", section)
     if not all_ok:
         print("targets not met (see above)", file=sys.stderr)
 
@@ -446,6 +408,6 @@ each command's output and the server log land in `bench/out/promote/`). It rewri
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     {
-        "free-port": free_port, "wait": wait, "seed": seed, "requests": requests, "latency": latency,
+        "seed": seed, "requests": requests, "latency": latency,
         "check": check, "report": report,
     }[command](*args)

@@ -66,6 +66,32 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
         return HTTPResponse(status: status, headers: Array(response.headers))
     }
 
+    public func download(
+        _ request: HTTPRequest, intoFile path: String, at offset: Int64, timeout: Duration
+    ) async throws -> HTTPResponse {
+        let response = try await send(request, timeout: timeout)
+        let status = Int(response.status.code)
+        guard (200..<300).contains(status) else {
+            var buffer = try await collect(response.body, deadline: timeout)
+            return HTTPResponse(
+                status: status, headers: Array(response.headers),
+                body: buffer.readData(length: buffer.readableBytes) ?? Data())
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw TransportError(kind: .file, detail: "cannot open \(path) for writing")
+        }
+        defer { try? handle.close() }
+        do {
+            try handle.seek(toOffset: UInt64(offset))
+            for try await chunk in response.body {
+                try handle.write(contentsOf: chunk.readableBytesView)
+            }
+        } catch {
+            throw Self.translate(error)
+        }
+        return HTTPResponse(status: status, headers: Array(response.headers))
+    }
+
     private func send(_ request: HTTPRequest, timeout: Duration) async throws -> HTTPClientResponse {
         var outgoing = HTTPClientRequest(url: request.url)
         outgoing.method = HTTPMethod(rawValue: request.method)
@@ -81,7 +107,17 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
             guard let handle = FileHandle(forReadingAtPath: path) else {
                 throw TransportError(kind: .file, detail: "cannot open \(path) for reading")
             }
-            outgoing.body = .stream(FileChunks(handle: handle), length: .known(size))
+            outgoing.body = .stream(FileChunks(handle: handle, remaining: size), length: .known(size))
+        case .fileRange(let path, let offset, let length):
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw TransportError(kind: .file, detail: "cannot open \(path) for reading")
+            }
+            do {
+                try handle.seek(toOffset: UInt64(offset))
+            } catch {
+                throw TransportError(kind: .file, detail: "cannot seek in \(path): \(error)")
+            }
+            outgoing.body = .stream(FileChunks(handle: handle, remaining: length), length: .known(length))
         }
         do {
             return try await client.execute(outgoing, timeout: .nanoseconds(Int64(timeout.nanoseconds)))
@@ -126,20 +162,25 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
 struct FileChunks: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
     let handle: FileHandle
+    /// Bytes still to send from the handle's position.
+    let remaining: Int64
 
     struct AsyncIterator: AsyncIteratorProtocol {
         let handle: FileHandle
+        var remaining: Int64
         mutating func next() async throws -> ByteBuffer? {
-            let data = try handle.read(upToCount: 256 * 1024) ?? Data()
+            let want = Int(Swift.min(Int64(256 * 1024), remaining))
+            let data = want > 0 ? (try handle.read(upToCount: want) ?? Data()) : Data()
             if data.isEmpty {
                 try? handle.close()
                 return nil
             }
+            remaining -= Int64(data.count)
             return ByteBuffer(data: data)
         }
     }
 
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: handle) }
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: handle, remaining: remaining) }
 }
 
 extension Duration {

@@ -8,6 +8,8 @@ public struct HTTPRequest: Sendable {
         case bytes(Data)
         /// A file sent as it is read, so memory stays bounded whatever its size.
         case file(path: String, size: Int64)
+        /// `length` bytes of a file from `offset`, sent as they are read (a multipart part).
+        case fileRange(path: String, offset: Int64, length: Int64)
     }
 
     public var method: String
@@ -57,6 +59,10 @@ public protocol HTTPTransport: Sendable {
     /// Sends one request; a 2xx body is streamed into `destination` (written to a temporary
     /// file beside it and renamed at the end), any other body is returned in memory.
     func download(_ request: HTTPRequest, to destination: String, timeout: Duration) async throws -> HTTPResponse
+
+    /// Sends one request; a 2xx body is written into the existing file `path` from `offset`
+    /// (a ranged part of a parallel download), any other body is returned in memory.
+    func download(_ request: HTTPRequest, intoFile path: String, at offset: Int64, timeout: Duration) async throws -> HTTPResponse
 }
 
 /// A failure below HTTP: the request never got a response.

@@ -1,0 +1,238 @@
+import Crypto
+import Foundation
+import HTTPSupport
+
+extension S3Client {
+    /// Uploads a file: one signed PutObject below the multipart threshold, otherwise a
+    /// multipart upload with parts in parallel. Memory stays bounded (the file is streamed,
+    /// never held), the SHA-256 is computed while reading, and the stored size and ETag are
+    /// checked. A failed multipart upload is aborted; one that completed never is.
+    public func upload(file: String, bucket: String, key: String) async throws -> S3UploadResult {
+        let size = try Self.fileSize(file)
+        if size < configuration.multipartThreshold {
+            let digests = try Self.digests(of: file, offset: 0, length: size)
+            let response = try await send(
+                Call(
+                    operation: "PutObject", method: "PUT", bucket: bucket, key: key,
+                    headers: [("content-type", "application/octet-stream")], body: .file(path: file, size: size),
+                    payloadHash: digests.sha256))
+            let etag = Self.unquote(response.header("ETag") ?? "")
+            guard etag.isEmpty || etag == digests.md5 else {
+                throw S3Error.integrity("S3 stored s3://\(bucket)/\(key) with ETag \(etag), but the file has MD5 \(digests.md5).")
+            }
+            try await verifySize(bucket: bucket, key: key, expected: size)
+            return S3UploadResult(size: size, etag: etag, sha256: digests.sha256, parts: 1)
+        }
+        return try await multipartUpload(file: file, size: size, bucket: bucket, key: key)
+    }
+
+    func multipartUpload(file: String, size: Int64, bucket: String, key: String) async throws -> S3UploadResult {
+        let partSize = max(configuration.partSize, 5 * 1024 * 1024)
+        let count = Int((size + partSize - 1) / partSize)
+        let created = try await send(
+            Call(
+                operation: "CreateMultipartUpload", method: "POST", bucket: bucket, key: key, query: [("uploads", "")],
+                headers: [("content-type", "application/octet-stream")]))
+        guard let uploadId = S3XML.value("UploadId", in: String(decoding: created.body, as: UTF8.self)) else {
+            throw S3Error.integrity("S3 answered CreateMultipartUpload for s3://\(bucket)/\(key) without an UploadId.")
+        }
+        var completed = false
+        do {
+            // The whole file's SHA-256 is one sequential read beside the parallel parts.
+            async let wholeSHA = Task.detached { try Self.digests(of: file, offset: 0, length: size, md5: false).sha256 }.value
+            let etags = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                var results = [String](repeating: "", count: count)
+                var next = 0
+                func addPart(_ group: inout ThrowingTaskGroup<(Int, String), any Error>, _ index: Int) {
+                    group.addTask {
+                        let offset = Int64(index) * partSize
+                        let length = min(partSize, size - offset)
+                        let digests = try Self.digests(of: file, offset: offset, length: length)
+                        let response = try await send(
+                            Call(
+                                operation: "UploadPart", method: "PUT", bucket: bucket, key: key,
+                                query: [("partNumber", String(index + 1)), ("uploadId", uploadId)],
+                                body: .fileRange(path: file, offset: offset, length: length), payloadHash: digests.sha256))
+                        let etag = Self.unquote(response.header("ETag") ?? "")
+                        guard etag == digests.md5 else {
+                            throw S3Error.integrity(
+                                "S3 stored part \(index + 1) of s3://\(bucket)/\(key) with ETag \(etag), but it has MD5 \(digests.md5).")
+                        }
+                        return (index, etag)
+                    }
+                }
+                while next < min(count, max(1, configuration.concurrency)) {
+                    addPart(&group, next)
+                    next += 1
+                }
+                while let (index, etag) = try await group.next() {
+                    results[index] = etag
+                    if next < count {
+                        addPart(&group, next)
+                        next += 1
+                    }
+                }
+                return results
+            }
+            var body = "<CompleteMultipartUpload>"
+            for (index, etag) in etags.enumerated() {
+                body += "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\"\(etag)\"</ETag></Part>"
+            }
+            body += "</CompleteMultipartUpload>"
+            let data = Data(body.utf8)
+            let response = try await send(
+                Call(
+                    operation: "CompleteMultipartUpload", method: "POST", bucket: bucket, key: key, query: [("uploadId", uploadId)],
+                    headers: [("content-type", "application/xml")], body: .bytes(data),
+                    payloadHash: SigV4Signer.hex(SHA256.hash(data: data))))
+            let xml = String(decoding: response.body, as: UTF8.self)
+            if let code = S3XML.value("Code", in: xml), xml.contains("<Error>") {
+                // S3 can answer 200 and still fail the completion.
+                throw S3Error.service(
+                    operation: "CompleteMultipartUpload", status: 200, code: code, message: S3XML.value("Message", in: xml) ?? "",
+                    endpoint: configuration.endpoint, bucket: bucket, key: key)
+            }
+            completed = true
+            let expected = Self.multipartETag(etags)
+            let stored = try await headObject(bucket: bucket, key: key)
+            guard let stored, stored.size == size else {
+                throw S3Error.integrity("s3://\(bucket)/\(key) has \(stored?.size ?? 0) bytes after the upload, the file \(size).")
+            }
+            guard stored.etag == expected else {
+                throw S3Error.integrity("s3://\(bucket)/\(key) has ETag \(stored.etag) after the upload; the parts give \(expected).")
+            }
+            return S3UploadResult(size: size, etag: stored.etag, sha256: try await wholeSHA, parts: count)
+        } catch {
+            if !completed {
+                // Never abort a completed upload: SeaweedFS deletes the object then.
+                try? await abortMultipartUpload(bucket: bucket, key: key, uploadId: uploadId)
+            }
+            throw error
+        }
+    }
+
+    /// Aborts a multipart upload, removing its parts.
+    public func abortMultipartUpload(bucket: String, key: String, uploadId: String) async throws {
+        try await Task.detached {
+            _ = try await send(
+                Call(operation: "AbortMultipartUpload", method: "DELETE", bucket: bucket, key: key, query: [("uploadId", uploadId)]))
+        }.value
+    }
+
+    /// The multipart uploads in progress in a bucket (key, upload id).
+    public func listMultipartUploads(bucket: String) async throws -> [(key: String, uploadId: String)] {
+        let response = try await send(Call(operation: "ListMultipartUploads", method: "GET", bucket: bucket, query: [("uploads", "")]))
+        let xml = String(decoding: response.body, as: UTF8.self)
+        return S3XML.blocks("Upload", in: xml).map { (S3XML.value("Key", in: $0) ?? "", S3XML.value("UploadId", in: $0) ?? "") }
+    }
+
+    /// Downloads an object to a file, in parallel ranges when it is large; the file appears
+    /// only when complete. Returns its SHA-256.
+    @discardableResult
+    public func download(bucket: String, key: String, to destination: String) async throws -> String {
+        guard let info = try await headObject(bucket: bucket, key: key) else {
+            throw S3Error.service(
+                operation: "GetObject", status: 404, code: "NoSuchKey", message: "The object does not exist.",
+                endpoint: configuration.endpoint, bucket: bucket, key: key)
+        }
+        let manager = FileManager.default
+        let directory = (destination as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try? manager.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        let partial = destination + ".part"
+        do {
+            if info.size < configuration.multipartThreshold {
+                _ = try await send(Call(operation: "GetObject", method: "GET", bucket: bucket, key: key), into: .file(partial))
+            } else {
+                guard manager.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {
+                    throw S3Error.file(path: partial, detail: "cannot be created")
+                }
+                try handle.truncate(atOffset: UInt64(info.size))
+                try handle.close()
+                let partSize = max(configuration.partSize, 1024 * 1024)
+                let ranges = stride(from: Int64(0), to: info.size, by: Int(partSize)).map { ($0, min($0 + partSize, info.size) - 1) }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    var next = 0
+                    func add(_ group: inout ThrowingTaskGroup<Void, any Error>, _ range: (Int64, Int64)) {
+                        group.addTask {
+                            _ = try await send(
+                                Call(
+                                    operation: "GetObject", method: "GET", bucket: bucket, key: key,
+                                    headers: [("range", "bytes=\(range.0)-\(range.1)")]), into: .fileAt(partial, range.0))
+                        }
+                    }
+                    while next < min(ranges.count, max(1, configuration.concurrency)) {
+                        add(&group, ranges[next])
+                        next += 1
+                    }
+                    while try await group.next() != nil {
+                        if next < ranges.count {
+                            add(&group, ranges[next])
+                            next += 1
+                        }
+                    }
+                }
+            }
+            let size = try Self.fileSize(partial)
+            guard size == info.size else {
+                throw S3Error.integrity("Downloaded \(size) bytes of s3://\(bucket)/\(key), which has \(info.size).")
+            }
+            let digest = try Self.digests(of: partial, offset: 0, length: size, md5: false).sha256
+            if manager.fileExists(atPath: destination) { try manager.removeItem(atPath: destination) }
+            try manager.moveItem(atPath: partial, toPath: destination)
+            return digest
+        } catch {
+            try? manager.removeItem(atPath: partial)
+            throw error
+        }
+    }
+
+    func verifySize(bucket: String, key: String, expected: Int64) async throws {
+        guard let stored = try await headObject(bucket: bucket, key: key), stored.size == expected else {
+            throw S3Error.integrity("s3://\(bucket)/\(key) does not have the \(expected) bytes that were uploaded.")
+        }
+    }
+
+    /// `md5(md5(part1) ‖ md5(part2) ‖ …)-N`, as S3 computes a multipart ETag.
+    static func multipartETag(_ partMD5s: [String]) -> String {
+        var joined = Data()
+        for hex in partMD5s {
+            var bytes = [UInt8]()
+            var index = hex.startIndex
+            while index < hex.endIndex {
+                let next = hex.index(index, offsetBy: 2)
+                bytes.append(UInt8(hex[index..<next], radix: 16) ?? 0)
+                index = next
+            }
+            joined.append(contentsOf: bytes)
+        }
+        return SigV4Signer.hex(Insecure.MD5.hash(data: joined)) + "-\(partMD5s.count)"
+    }
+
+    static func fileSize(_ path: String) throws -> Int64 {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let size = (attributes[.size] as? NSNumber)?.int64Value
+        else {
+            throw S3Error.file(path: path, detail: "it does not exist or cannot be read")
+        }
+        return size
+    }
+
+    /// SHA-256 (and MD5) of a byte range of a file, read in 256 KiB chunks.
+    static func digests(of path: String, offset: Int64, length: Int64, md5: Bool = true) throws -> (sha256: String, md5: String) {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw S3Error.file(path: path, detail: "cannot be read") }
+        defer { try? handle.close() }
+        try handle.seek(toOffset: UInt64(offset))
+        var sha = SHA256()
+        var md = Insecure.MD5()
+        var remaining = length
+        while remaining > 0 {
+            guard let chunk = try handle.read(upToCount: Int(min(remaining, 256 * 1024))), !chunk.isEmpty else {
+                throw S3Error.file(path: path, detail: "it is shorter than expected")
+            }
+            sha.update(data: chunk)
+            if md5 { md.update(data: chunk) }
+            remaining -= Int64(chunk.count)
+        }
+        return (SigV4Signer.hex(sha.finalize()), md5 ? SigV4Signer.hex(md.finalize()) : "")
+    }
+}
