@@ -102,8 +102,14 @@ public struct S3Client: Sendable {
 
     func classify(_ response: HTTPResponse, _ call: Call) -> (S3Error, Bool) {
         let xml = String(decoding: response.body, as: UTF8.self)
-        let code = S3XML.value("Code", in: xml) ?? Self.defaultCode(response.status)
+        var code = S3XML.value("Code", in: xml) ?? Self.defaultCode(response.status)
         let message = S3XML.value("Message", in: xml) ?? "HTTP \(response.status)"
+        // A HEAD has no error body: a 403 whose Date is over 15 minutes off is the clock.
+        if response.status == 403, code == "Forbidden", let date = response.header("Date").flatMap(Self.parseHTTPDate),
+            abs(now().timeIntervalSince(date)) > 900
+        {
+            code = "RequestTimeTooSkewed"
+        }
         switch code {
         case "RequestTimeTooSkewed":
             let server = S3XML.value("ServerTime", in: xml).flatMap(Self.parseISO) ?? response.header("Date").flatMap(Self.parseHTTPDate)
