@@ -1,5 +1,6 @@
 import Foundation
 import MLflow
+import S3
 
 /// Everything guardianflow reports to a user, each with the exit code of DESIGN.md section 10.
 public enum GuardianFlowError: Error, Sendable, CustomStringConvertible {
@@ -76,6 +77,13 @@ public enum GuardianFlowError: Error, Sendable, CustomStringConvertible {
         switch error {
         case let error as GuardianFlowError: return error
         case let error as MLflowError: return .mlflow(error)
+        case let error as S3Error:
+            switch error {
+            case .credentials: return .authentication(error.description)
+            case .integrity, .file: return .invalidInput(error.description)
+            case .service(_, 404, _, _, _, _, _): return .invalidInput(error.description)
+            case .unreachable, .clockSkew, .service: return .unavailable(error.description)
+            }
         case is CancellationError: return .interrupted(signal: 2, "Interrupted.")
         default: return .internal("Unexpected error: \(error)")
         }

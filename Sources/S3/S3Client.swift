@@ -162,6 +162,12 @@ public struct S3Client: Sendable {
         _ = try await send(Call(operation: "HeadBucket", method: "HEAD", bucket: bucket))
     }
 
+    /// The buckets these credentials can see (one signed request: a credentials check).
+    public func listBuckets() async throws -> [String] {
+        let response = try await send(Call(operation: "ListBuckets", method: "GET", bucket: ""))
+        return S3XML.blocks("Bucket", in: String(decoding: response.body, as: UTF8.self)).compactMap { S3XML.value("Name", in: $0) }
+    }
+
     /// Creates a bucket (for tests and set-up).
     public func createBucket(_ bucket: String) async throws {
         _ = try await send(Call(operation: "CreateBucket", method: "PUT", bucket: bucket))

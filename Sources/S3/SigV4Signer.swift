@@ -113,6 +113,7 @@ public struct SigV4Signer: Sendable {
 
     /// The path for `/<bucket>/<key>`: each segment encoded once, slashes (even doubled) kept.
     public static func encodePath(bucket: String, key: String?) -> String {
+        if bucket.isEmpty { return "/" }
         guard let key else { return "/" + uriEncode(bucket) }
         return "/" + uriEncode(bucket) + "/" + uriEncode(key, keepSlash: true)
     }

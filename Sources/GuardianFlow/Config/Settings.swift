@@ -1,4 +1,5 @@
 import Foundation
+import S3
 
 /// Where a setting's value came from.
 public enum SettingSource: Sendable, Equatable, CustomStringConvertible {
@@ -73,6 +74,16 @@ public struct Settings: Sendable {
     public var serverPort: Int { Int(self[.serverPort] ?? "5000") ?? 5000 }
     public var httpRetrySeconds: Double { Double(self[.httpRetrySeconds] ?? "3") ?? 3 }
     public var awsRegion: String { self[.awsDefaultRegion] ?? "us-east-1" }
+
+    /// The S3 store for `s3://` artifact URIs, when credentials are configured. The endpoint
+    /// defaults to AWS's for the region.
+    public var s3Configuration: S3Configuration? {
+        guard let key = self[.awsAccessKeyID], let secret = self[.awsSecretAccessKey] else { return nil }
+        let endpoint = self[.s3EndpointURL] ?? "https://s3.\(awsRegion).amazonaws.com"
+        var configuration = S3Configuration(endpoint: endpoint, region: awsRegion, accessKeyId: key, secretAccessKey: secret)
+        configuration.insecureTLS = insecureTLS
+        return configuration
+    }
 
     /// Every secret value set, so outputs can be checked or scrubbed.
     public var secretValues: [String] {

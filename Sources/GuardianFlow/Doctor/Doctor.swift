@@ -1,5 +1,6 @@
 import Foundation
 import MLflow
+import S3
 
 /// One line of `guardianflow doctor`.
 public struct DoctorCheck: Sendable, Equatable, Encodable {
@@ -52,7 +53,7 @@ public struct Doctor: Sendable {
                 DoctorCheck(
                     name: "artifact store", outcome: .skipped, detail: "needs the tracking server", required: false))
         }
-        checks.append(s3Check())
+        checks.append(await s3Check())
         checks.append(await pythonCheck())
         checks.append(nvmlCheck())
         return checks
@@ -132,22 +133,35 @@ public struct Doctor: Sendable {
         }
     }
 
-    func s3Check() -> DoctorCheck {
+    func s3Check() async -> DoctorCheck {
         guard let endpoint = settings[.s3EndpointURL] else {
             return DoctorCheck(
                 name: "S3 store", outcome: .skipped, detail: "no MLFLOW_S3_ENDPOINT_URL set (artifacts go through the tracking server)",
                 required: false)
         }
-        let hasKeys = settings[.awsAccessKeyID] != nil && settings[.awsSecretAccessKey] != nil
-        guard hasKeys else {
+        guard let configuration = settings.s3Configuration else {
             return DoctorCheck(
                 name: "S3 store", outcome: .failed, detail: "\(Redaction.redactURIs(endpoint)) is set but credentials are missing",
                 fix: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", exitCode: 77)
         }
-        return DoctorCheck(
-            name: "S3 store", outcome: .ok,
-            detail: "\(Redaction.redactURIs(endpoint)), key \(Redaction.maskAccessKey(settings[.awsAccessKeyID] ?? "")), region \(settings.awsRegion)",
-            required: false)
+        var quick = configuration
+        quick.retry = RetryPolicy(maxAttempts: 2, budget: .seconds(2))
+        quick.requestTimeout = .seconds(5)
+        let key = Redaction.maskAccessKey(configuration.accessKeyId)
+        do {
+            let buckets = try await S3Client(configuration: quick).listBuckets()
+            return DoctorCheck(
+                name: "S3 store", outcome: .ok,
+                detail: "\(Redaction.redactURIs(endpoint)) accepts key \(key) (region \(configuration.region)); \(buckets.count) bucket(s) visible")
+        } catch let error as S3Error {
+            let code: Int32 = error.isCredentials ? 77 : 69
+            return DoctorCheck(
+                name: "S3 store", outcome: .failed, detail: error.description,
+                fix: error.isCredentials ? "fix AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY" : "check MLFLOW_S3_ENDPOINT_URL and that the store runs",
+                exitCode: code)
+        } catch {
+            return DoctorCheck(name: "S3 store", outcome: .failed, detail: "\(error)", exitCode: 69)
+        }
     }
 
     func pythonCheck() async -> DoctorCheck {

@@ -18,7 +18,7 @@ extension ModelRegistry {
     public func pull(_ reference: ModelReference, to directory: String) async throws -> PulledWeights {
         let version = try await resolve(reference)
         let source = try await client.downloadURI(name: version.name, version: version.version)
-        let store = try ArtifactStores.forArtifactURI(source, client: client)
+        let store = try ArtifactStores.forArtifactURI(source, client: client, s3: s3)
         let manager = FileManager.default
         try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let staging = (directory as NSString).appendingPathComponent(".guardianflow-pull-\(UUID().uuidString.prefix(8))")

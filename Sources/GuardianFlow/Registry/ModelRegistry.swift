@@ -1,5 +1,6 @@
 import Foundation
 import MLflow
+import S3
 
 /// The model registry as guardianflow uses it: versions made from runs' weights, the aliases
 /// `candidate`, `champion` and `rollback`, a gate on promotion, and an audit history that any
@@ -17,12 +18,15 @@ public struct ModelRegistry: Sendable {
     public var beforeWrite: @Sendable (String) throws -> Void
     /// The clock for audit times.
     public var now: @Sendable () -> Date
+    /// The S3 store, for versions whose weights are at `s3://` (pull).
+    public var s3: S3Configuration?
 
     public init(
-        client: MLflowClient, actor: String? = nil, beforeWrite: @escaping @Sendable (String) throws -> Void = { _ in },
-        now: @escaping @Sendable () -> Date = { Date() }
+        client: MLflowClient, s3: S3Configuration? = nil, actor: String? = nil,
+        beforeWrite: @escaping @Sendable (String) throws -> Void = { _ in }, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.client = client
+        self.s3 = s3
         self.actor = actor ?? Self.defaultActor()
         self.beforeWrite = beforeWrite
         self.now = now

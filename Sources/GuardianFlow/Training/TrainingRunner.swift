@@ -69,8 +69,8 @@ public struct TrainingRunner: Sendable {
         let connector = TrackingConnector(settings: settings, notice: notice)
         let client = try await connector.connect()
         let experiment = try await client.getOrCreateExperiment(named: experimentName)
-        // Refuse an artifact store we cannot write before the run exists.
-        _ = try ArtifactStores.forArtifactURI(experiment.artifactLocation + "/x/artifacts", client: client)
+        // Refuse an artifact store we cannot write (wrong S3 credentials: exit 77) before the run exists.
+        try await ArtifactStores.forArtifactURI(experiment.artifactLocation, client: client, s3: settings.s3Configuration).preflight()
 
         let runName = options.runName ?? Self.defaultRunName(modelArch: modelArch)
         var tags = await RunTags.standard(
@@ -122,7 +122,7 @@ public struct TrainingRunner: Sendable {
         let saveDir = (settings.workDir as NSString).appendingPathComponent("runs/\(runId)")
         let lastPt = (saveDir as NSString).appendingPathComponent("weights/last.pt")
         if !FileManager.default.fileExists(atPath: lastPt) {
-            let store = try ArtifactStores.forArtifactURI(run.info.artifactURI, client: client)
+            let store = try ArtifactStores.forArtifactURI(run.info.artifactURI, client: client, s3: settings.s3Configuration)
             guard try await store.exists("weights/last.pt") else {
                 throw GuardianFlowError.registryState(
                     "Run \(runId) has no last.pt, neither in \(saveDir) nor among its artifacts; it stopped before its first epoch ended. Start a new training.")

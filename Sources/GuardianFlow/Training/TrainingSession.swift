@@ -60,7 +60,7 @@ final class TrainingSession: @unchecked Sendable {
         self.logFile = saveDir + ".log"
         self.epochsTotal = options.epochs
         // The runner checked the scheme before creating the run.
-        self.store = (try? ArtifactStores.forArtifactURI(run.artifactURI, client: client))
+        self.store = (try? ArtifactStores.forArtifactURI(run.artifactURI, client: client, s3: settings.s3Configuration))
             ?? LocalArtifactStore(root: LocalArtifactStore.path(ofFileURI: run.artifactURI))
     }
 

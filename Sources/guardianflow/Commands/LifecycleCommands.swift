@@ -179,7 +179,7 @@ struct PullCommand: AsyncParsableCommand {
         let settings = try await loadSettings(global)
         try await runReporting(settings) {
             let parsed = try ModelReference(parsing: reference)
-            let pulled = try await ModelRegistry(client: try await connect(settings)).pull(parsed, to: output)
+            let pulled = try await ModelRegistry(client: try await connect(settings), s3: settings.s3Configuration).pull(parsed, to: output)
             if json {
                 try Console.json(pulled)
             } else {
