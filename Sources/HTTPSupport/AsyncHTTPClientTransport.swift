@@ -200,10 +200,12 @@ private func makeClient(verify: Bool) -> HTTPClient {
     if !verify { tls.certificateVerification = .none }
     var configuration = HTTPClient.Configuration(
         tlsConfiguration: tls,
-        timeout: .init(connect: .seconds(2), read: .seconds(120)),
+        timeout: .init(connect: .seconds(3), read: .seconds(120)),
         decompression: .disabled
     )
-    configuration.connectionPool = .init(idleTimeout: .seconds(60))
+    // Parallel multipart parts and concurrent registry writes each want a connection; waiting
+    // for one counts against the connect timeout.
+    configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 32)
     configuration.httpVersion = .http1Only
     return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
 }

@@ -14,12 +14,15 @@ struct TrainingEndingsTests {
     static let data = TestEnvironment.repoRoot + "/examples/ppe-sample/data.yaml"
 
     func runner(_ server: MLflowTestServer, experiment: String, events: [TrainerEvent], hang: Bool = false, exitCode: Int32 = 0,
-                control: TrainingControl = TrainingControl()) throws -> TrainingRunner {
+                control: TrainingControl = TrainingControl(),
+                onProgress: @escaping @Sendable (TrainingProgress) -> Void = { _ in }) throws -> TrainingRunner {
         let settings = try ConfigLoader(environment: [
             "MLFLOW_TRACKING_URI": server.uri, "GUARDIANFLOW_WORK_DIR": TestEnvironment.temporaryDirectory("endings"),
             "GUARDIANFLOW_PYTHON": TestEnvironment.python,
         ]).load()
-        var runner = TrainingRunner(experimentName: experiment, modelArch: "yolov8n.yaml", dataYAML: Self.data, settings: settings, control: control)
+        var runner = TrainingRunner(
+            experimentName: experiment, modelArch: "yolov8n.yaml", dataYAML: Self.data, settings: settings, control: control,
+            onProgress: onProgress)
         runner.launcher = ReplayTrainerLauncher(events: events, hangAfterEvents: hang, exitCode: exitCode)
         return runner
     }
@@ -79,9 +82,13 @@ struct TrainingEndingsTests {
     func cancelled() async throws {
         let server = try currentServer()
         let experiment = "cancel-\(UUID().uuidString.prefix(6))"
-        let runner = try runner(server, experiment: experiment, events: [Self.started, Self.epoch(1)], hang: true)
+        let (epochs, continuation) = AsyncStream.makeStream(of: Int.self)
+        let runner = try runner(server, experiment: experiment, events: [Self.started, Self.epoch(1)], hang: true) { progress in
+            if case .epoch = progress.phase { continuation.yield(progress.epoch) }
+        }
         let task = Task { try await runner.run(epochs: 3, batchSize: 8) }
-        try await Task.sleep(for: .seconds(1))
+        var iterator = epochs.makeAsyncIterator()
+        #expect(await iterator.next() == 1)
         task.cancel()
         await #expect(throws: GuardianFlowError.self) { try await task.value }
         let client = try server.client()

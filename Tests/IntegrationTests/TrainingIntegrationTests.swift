@@ -229,6 +229,33 @@ struct TrainingIntegrationTests {
         #expect(try await client.modelVersion(name: experiment, alias: "candidate")?.runId == runId)
     }
 
+    @Test("guardianflow killed with SIGKILL: its trainer does not outlive it")
+    func sigkillTakesTheTrainer() async throws {
+        let server = try currentServer()
+        let child = try ChildProcess.spawn(
+            ProcessSpec(
+                executable: TestEnvironment.executable,
+                arguments: trainArguments(experiment: "sigkill-\(UUID().uuidString.prefix(6))", epochs: 40, imgsz: 128, extra: ["--arg", "plots=false"]),
+                environment: env(server), stdout: .null, stderr: .pipe, grouping: .newGroup))
+        defer { child.signal(SIGKILL) }
+        var lines = ChildProcess.lines(of: child.stderr!).makeAsyncIterator()
+        var runId: String?
+        while let line = await lines.next() {
+            runId = runId ?? Self.runId(in: line)
+            if line.contains("epoch 1/40") { break }
+        }
+        let id = try #require(runId)
+        #expect(!Self.processesMentioning(id).isEmpty)
+        kill(child.pid, SIGKILL)
+        _ = await child.waitForExit()
+        var left = Self.processesMentioning(id)
+        for _ in 0..<50 where !left.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            left = Self.processesMentioning(id)
+        }
+        #expect(left.isEmpty, "trainer outlived guardianflow: \(left)")
+    }
+
     @Test("resume refuses a FINISHED run and an unknown run with exit 6")
     func resumeRefusals() async throws {
         let server = try currentServer()

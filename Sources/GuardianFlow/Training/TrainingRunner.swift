@@ -52,6 +52,14 @@ public struct TrainingRunner: Sendable {
     public func run(epochs: Int = 100, batchSize: Int = 16, options: TrainingOptions = TrainingOptions()) async throws
         -> TrainingResult
     {
+        do {
+            return try await start(epochs: epochs, batchSize: batchSize, options: options)
+        } catch is CancellationError {
+            throw GuardianFlowError.interrupted(signal: SIGINT, "Cancelled before the training started; no run was left open.")
+        }
+    }
+
+    func start(epochs: Int, batchSize: Int, options: TrainingOptions) async throws -> TrainingResult {
         var options = options
         options.epochs = epochs
         options.batch = batchSize
