@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import GuardianFlow
+import Synchronization
 
 /// Paths and helpers the tests share: the checkout, its venv and the built executable.
 public enum TestEnvironment {
@@ -36,22 +37,36 @@ public enum TestEnvironment {
         return path
     }
 
-    /// A free TCP port on 127.0.0.1.
+    /// A free TCP port on 127.0.0.1 for a server a test starts.
+    ///
+    /// Chosen below the kernel's ephemeral range, so it cannot be handed to a socket bound to
+    /// port 0 (a `TestHTTPServer`, a client connection) between now and the server's bind;
+    /// never the same one twice in a test process.
     public static func freePort() -> Int {
+        let lowestEphemeral =
+            (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))
+            .flatMap { $0.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { Int($0) } } ?? 32768
+        let range = 10_000..<max(10_001, min(lowestEphemeral, 32_768))
+        for _ in 0..<200 {
+            let port = Int.random(in: range)
+            let fresh = handedOut.withLock { $0.insert(port).inserted }
+            if fresh, canBind(port) { return port }
+        }
+        return 0
+    }
+
+    private static let handedOut = Mutex<Set<Int>>([])
+
+    private static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        _ = withUnsafePointer(to: &address) {
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
+        } == 0
     }
 
     /// The environment for a child: this process's, without MLflow/AWS/guardianflow settings
