@@ -186,8 +186,11 @@ build_note() {
   else
     note+=", Swift runtime linked statically"
   fi
-  if head_ct=$(git -C "$root" log -1 --format=%ct 2>/dev/null); then
-    note+="; checkout at $(git -C "$root" log -1 --format=%h) (committed $(date -u -d "@$head_ct" '+%H:%M UTC'))"
+  # Against the last commit that changed the code (Sources/, Package.swift), not HEAD: commits of
+  # tests or docs after the build do not make the binary stale.
+  if head_ct=$(git -C "$root" log -1 --format=%ct -- Sources Package.swift 2>/dev/null) && [ -n "$head_ct" ]; then
+    note+="; checkout at $(git -C "$root" log -1 --format=%h), code last changed in"
+    note+=" $(git -C "$root" log -1 --format=%h -- Sources Package.swift) (committed $(date -u -d "@$head_ct" '+%H:%M UTC'))"
     [ "$built" -ge "$head_ct" ] || note+=", NEWER than the binary"
     git -C "$root" diff --quiet HEAD -- Sources Package.swift 2>/dev/null || note+=", uncommitted changes in Sources/"
   fi

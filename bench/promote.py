@@ -313,13 +313,18 @@ def report(samples_path: str, md_path: str, meta_path: str, out: str) -> None:
             wall, server, r = s[key]["median"], lat[f"replay-{op}"], req[key]
             rest = wall - fl - setup - server
             per_req[op] = (wall - fl - setup) / r["n"]
+            head = (f"- {op}: median {wall:.1f} ms = ~{fl:.1f} ms process start-up (the `--version` floor) "
+                    f"+ ~{setup:.1f} ms client set-up (`history` {hist:.1f} ms, less the floor and one "
+                    "`GET registered-models/get`) ")
+            replayed = lat.get("replayed-requests", {}).get(op, r["n"])
+            if replayed != r["n"]:
+                lines.append(
+                    head + f"+ ~{wall - fl - setup:.1f} ms for its {r['n']} requests ({r['connections']} connections). "
+                    f"The server-time replay is out of date with this binary (it sends {replayed} requests one after "
+                    f"another; the command sent {r['n']}), so its {server:.1f} ms does not split that further")
+                continue
             lines.append(
-                f"- {op}: median {wall:.1f} ms = ~{fl:.1f} ms process start-up (the `--version` floor) "
-                f"+ ~{setup:.1f} ms client set-up (`history` {hist:.1f} ms, less the floor and one "
-                f"`GET registered-models/get`) + ~{server:.1f} ms of server time for its {r['n']} requests "
-                + ("" if lat.get("replayed-requests", {}).get(op, r["n"]) == r["n"] else
-                   f"(CAUTION: the replay makes {lat['replayed-requests'][op]} requests, not {r['n']}: it is out of "
-                   "date with this binary, so this split is only indicative) ")
+                head + f"+ ~{server:.1f} ms of server time for its {r['n']} requests "
                 + (f"(replayed) + ~{rest:.1f} ms the rest, ~{rest / r['n']:.1f} ms per request on guardianflow's "
                    f"side ({r['connections']} connections)" if rest >= 0 else
                    f"(replayed), which already exceeds the rest of the median by {-rest:.1f} ms: the replay ran after "
@@ -335,8 +340,11 @@ def report(samples_path: str, md_path: str, meta_path: str, out: str) -> None:
                           f"leaves room for at most {under100} requests and {SPEEDUP_TARGET:.0f}x "
                           f"(under {limit20:.0f} ms) for at most {under20}")
         breakdown = (
-            "Where guardianflow's time goes. Server time was measured by replaying exactly the requests "
-            "each command makes (same endpoints, same order, the audit writes one after another) from one warm "
+            "Where guardianflow's time goes. Server time was measured by replaying "
+            + ("exactly the requests each command makes" if all(
+                lat.get("replayed-requests", {}).get(op, req[f"gf-{op}"]["n"]) == req[f"gf-{op}"]["n"]
+                for op in ("promote", "rollback")) else "the requests each command made in an earlier build")
+            + " (same endpoints, same order, the audit writes one after another) from one warm "
             f"keep-alive Python connection against a model of its own (median of {lat['n']}); single "
             f"requests the same way: {single}.\n\n" + "\n".join(lines)
             + "\n\nWith ~" + f"{fl + setup:.0f} ms fixed (start-up and set-up): " + "; ".join(budget)

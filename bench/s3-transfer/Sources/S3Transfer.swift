@@ -42,7 +42,11 @@ struct S3Transfer {
             }
         }
         guard positional.count == 5, ["upload", "download"].contains(positional[0]) else { fail(usage) }
-        let (operation, endpoint, bucket, key, file) = (positional[0], positional[1], positional[2], positional[3], positional[4])
+        let (operation, endpoint, bucket, key) = (positional[0], positional[1], positional[2], positional[3])
+        // Absolute, because download(bucket:key:to:) takes the destination's directory with
+        // NSString.deletingLastPathComponent, which traps on a bare file name in this Foundation
+        // (swift-corelibs-foundation, Swift 6.3.1).
+        let file = positional[4].hasPrefix("/") ? positional[4] : FileManager.default.currentDirectoryPath + "/" + positional[4]
         let environment = ProcessInfo.processInfo.environment
         guard let accessKey = environment["AWS_ACCESS_KEY_ID"], let secretKey = environment["AWS_SECRET_ACCESS_KEY"] else {
             fail("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
