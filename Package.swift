@@ -87,7 +87,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GuardianFlowTests",
-            dependencies: ["GuardianFlow", "TestSupport"],
+            dependencies: ["GuardianFlow", "HTTPSupport", "TestSupport"],
             swiftSettings: settings
         ),
         .testTarget(

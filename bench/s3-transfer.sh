@@ -270,8 +270,10 @@ gf=$bin
   load_before="$load_before" load_after="$load_after" \
   binary="${bin#"$root"/}" build="$(build_note)" gf_defaults="${defaults:-?}" \
   n="$N" size="$size" warmup_mib="$WARMUP_MIB" sweep_n="$SWEEP_N" \
+  invocation="N=$N SIZE_MIB=$SIZE_MIB WARMUP_MIB=$WARMUP_MIB SCALE_MIB=\"$SCALE_MIB\" SWEEP=\"$SWEEP\" SWEEP_ON=\"$SWEEP_ON\" SWEEP_N=$SWEEP_N" \
   --module boto3 --module botocore --module moto
 echo >&2
-"$py" "$helper" report "$out" "$md" "$tmp/meta.json"
+cp "$tmp/meta.json" "$out/meta.json" # the report can be rebuilt from $out: s3_transfer.py report OUT MD OUT/meta.json
+"$py" "$helper" report "$out" "$md" "$out/meta.json"
 echo >&2
 echo "==> wrote ${md#"$root"/}; raw rows in ${rows#"$root"/}" >&2

@@ -159,16 +159,29 @@ def report(out: str, md_path: str, meta_path: str) -> None:
                     f"(target at least {SPEEDUP_TARGET}x): **{met(ok)}**; the transfer call alone "
                     f"(start-up excluded): {xfer_ratio:.2f}x")
 
-    gf_rows = [r for r in rows if r["tool"] == "gf"]
-    gf_max = max(r["rss_kib"] for r in gf_rows) * 1024 / 1e6 if gf_rows else float("nan")
+    # The memory target is judged on guardianflow's default settings at every size measured (the
+    # untimed round, the main runs and the SCALE_MIB runs); other settings are reported beside it.
+    gf_rows = [r for r in rows if r["tool"] == "gf" and r["part_mib"] == 0 and r["concurrency"] == 0]
+    gf_max = max(r["rss_kib"] for r in gf_rows) * 1024 / 1e6
     main_max = max((r["rss_kib"] for r in gf_rows if r["phase"] == "main"), default=0) * 1024 / 1e6
+    up_max = max((r["rss_kib"] for r in gf_rows if r["op"] == "upload"), default=0) * 1024 / 1e6
+    down_max = max((r["rss_kib"] for r in gf_rows if r["op"] == "download"), default=0) * 1024 / 1e6
+    over = sum(r["rss_kib"] * 1024 / 1e6 >= RSS_TARGET_MB for r in gf_rows)
     rss_ok = gf_max < RSS_TARGET_MB
     sizes = sorted({r["size"] for r in gf_rows})
     verdicts.append(
-        f"- guardianflow peak RSS: max **{main_max:.1f} MB** over its {meta['size'] / mib:.0f} MiB runs above, "
-        f"**{gf_max:.1f} MB** over every guardianflow run in this section (sizes "
-        f"{', '.join(f'{s / mib:.0f} MiB' for s in sizes)}, every part size and concurrency tried) "
-        f"(target under {RSS_TARGET_MB:.0f} MB = 10^6 bytes, judged on the max): **{met(rss_ok)}**")
+        f"- guardianflow peak RSS with its default settings: max **{main_max:.1f} MB** over its {meta['size'] / mib:.0f} MiB "
+        f"runs above and **{gf_max:.1f} MB** over all {len(gf_rows)} of its runs at every size measured "
+        f"({', '.join(f'{s / mib:.0f} MiB' for s in sizes)}; uploads up to {up_max:.1f} MB, downloads up to "
+        f"{down_max:.1f} MB; {over} run{'s' if over != 1 else ''} at or over the target) "
+        f"(target under {RSS_TARGET_MB:.0f} MB = 10^6 bytes whatever the file size, judged on the max): **{met(rss_ok)}**")
+    sweep_rows = [r for r in rows if r["tool"] == "gf" and r["phase"] == "sweep"]
+    if sweep_rows:
+        worst = max(sweep_rows, key=lambda r: r["rss_kib"])
+        verdicts.append(
+            f"- with other settings (the sweep below) guardianflow peaked at up to {worst['rss_kib'] * 1024 / 1e6:.1f} MB "
+            f"({worst['op']}, `--part-size {worst['part_mib']} --concurrency {worst['concurrency']}`): upload memory "
+            "grows with part size and concurrency, download memory does not")
     bad = [r for r in rows if r["sha_ok"] not in ("yes", "-")]
     verdicts.append("- every download's SHA-256 was checked (`sha256sum` of the file written, and guardianflow's own "
                     "digest): " + ("all matched" if not bad else f"**{len(bad)} MISMATCHED**"))
@@ -214,8 +227,14 @@ def report(out: str, md_path: str, meta_path: str) -> None:
             if ref:
                 b = stats(ref)
                 vs = f" = {rate / b['wall_mbps']:.2f}x boto3's median ({b['wall_mbps']:.0f} MB/s)"
+            rates = [stats(group("sweep", server, "gf", op, p, c))["wall_mbps"] for sv, p, c in combos
+                     if sv == server and group("sweep", server, "gf", op, p, c)]
+            default = group("main", server, "gf", op, size=meta["size"])
+            spread = f"; all settings {min(rates):.0f}-{max(rates):.0f} MB/s"
+            if default:
+                spread += f", the defaults {stats(default)['wall_mbps']:.0f} MB/s"
             best_lines.append(f"- best {op} on {server_label[server]}: `--part-size {part} --concurrency {conc}`, "
-                              f"{rate:.0f} MB/s{vs}, peak RSS {rss:.1f} MiB")
+                              f"{rate:.0f} MB/s{vs}, peak RSS {rss:.1f} MiB{spread}")
 
     per_run = []
     for server in servers:
@@ -289,7 +308,7 @@ run(s) each; peak RSS is the max):
 {chr(10).join(best_lines)}
 """
     text += f"""
-Rerun: `bench/{SCRIPT}` (`N=5` rounds, `SIZE_MIB=2048`, `SCALE_MIB="64 4096"` for the RSS-against-size
+This run: `{meta.get('invocation', '')} bench/{SCRIPT}`. Rerun: `bench/{SCRIPT}` (`N=5` rounds, `SIZE_MIB=2048`, `SCALE_MIB="64 4096"` for the RSS-against-size
 rows or `""` for none, `SWEEP="16x8 32x4"` for part size (MiB) x concurrency settings and `SWEEP_ON="null
 moto"` for where; `GF_BUILD=0` skips the `swift build`). Raw rows, each run's JSON and the server logs
 land in `bench/out/s3-transfer/`. It rewrites this section only.

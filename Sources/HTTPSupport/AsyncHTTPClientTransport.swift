@@ -40,7 +40,7 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
                 body: buffer.readData(length: buffer.readableBytes) ?? Data())
         }
         let partial = destination + ".part"
-        let directory = (destination as NSString).deletingLastPathComponent
+        let directory = FilePaths.parent(destination)
         if !directory.isEmpty {
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }

@@ -136,7 +136,7 @@ extension S3Client {
                 endpoint: configuration.endpoint, bucket: bucket, key: key)
         }
         let manager = FileManager.default
-        let directory = (destination as NSString).deletingLastPathComponent
+        let directory = FilePaths.parent(destination)
         if !directory.isEmpty { try? manager.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         let partial = destination + ".part"
         do {

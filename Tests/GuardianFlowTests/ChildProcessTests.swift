@@ -1,5 +1,6 @@
 import Foundation
 import GuardianFlow
+import HTTPSupport
 import Testing
 
 @Suite("Child processes")
@@ -36,5 +37,15 @@ struct ChildProcessTests {
     func isZombie(_ pid: Int32) -> Bool {
         let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
         return stat.isEmpty || stat.contains(") Z ")
+    }
+}
+
+@Suite("File paths")
+struct FilePathsTests {
+    @Test("parent folders, bare names included", arguments: [
+        ("a/b/c", "a/b"), ("/a", "/"), ("/", "/"), ("g", ""), ("name.pt", ""), ("a//b", "a"), ("dir/", ""), ("/x/y/", "/x"),
+    ])
+    func parent(path: String, expected: String) {
+        #expect(FilePaths.parent(path) == expected)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPSupport
 
 /// Artifacts in a local folder (`file:///…` or a plain path).
 public struct LocalArtifactStore: ArtifactStore {
@@ -38,7 +39,7 @@ public struct LocalArtifactStore: ArtifactStore {
         let partial = destination + ".part"
         do {
             try manager.createDirectory(
-                atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                atPath: FilePaths.parent(destination), withIntermediateDirectories: true)
             try? manager.removeItem(atPath: partial)
             try manager.copyItem(atPath: source, toPath: partial)
             if manager.fileExists(atPath: destination) { try manager.removeItem(atPath: destination) }

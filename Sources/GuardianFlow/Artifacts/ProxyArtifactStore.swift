@@ -24,7 +24,7 @@ public struct ProxyArtifactStore: ArtifactStore {
     }
 
     public func exists(_ path: String) async throws -> Bool {
-        let parent = (path as NSString).deletingLastPathComponent
+        let parent = FilePaths.parent(path)
         let name = (path as NSString).lastPathComponent
         let files = try await client.listArtifacts(proxyPath: parent.isEmpty ? root : full(parent))
         return files.contains { ($0.path as NSString).lastPathComponent == name }

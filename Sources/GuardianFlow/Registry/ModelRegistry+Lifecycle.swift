@@ -27,6 +27,8 @@ extension ModelRegistry {
         modelName: String, version: String? = nil, gate: PromotionGate = PromotionGate(), force: Bool = false,
         reason: String? = nil
     ) async throws -> LifecycleResult {
+        // The model and an explicitly named version are read at once.
+        async let explicitRead: ModelVersion? = version == nil ? nil : try await self.version(version!, of: modelName)
         let registered = try await model(named: modelName)
         if let pending = unfinished(registered), pending.action == .promote, version == nil || version == pending.version {
             return try await complete(pending, model: modelName, aliases: registered.aliases, resumed: true, gate: nil)
@@ -39,11 +41,15 @@ extension ModelRegistry {
         if championVersion == target {
             throw GuardianFlowError.registryState("Version \(target) already is the champion of '\(modelName)'.")
         }
-        // The two versions are read at once; the champion's only when the gate needs it.
-        async let targetRead = self.version(target, of: modelName)
+        // The champion's version is read only when the gate needs it.
         async let championRead: ModelVersion? =
             force ? nil : (championVersion == nil ? nil : try await self.version(championVersion!, of: modelName))
-        let targetVersion = try await targetRead
+        let targetVersion: ModelVersion
+        if let explicit = try await explicitRead {
+            targetVersion = explicit
+        } else {
+            targetVersion = try await self.version(target, of: modelName)
+        }
         guard targetVersion.isReady else {
             throw GuardianFlowError.registryState("Version \(target) of '\(modelName)' is \(targetVersion.status), not READY.")
         }

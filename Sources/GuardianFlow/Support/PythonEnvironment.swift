@@ -1,4 +1,5 @@
 import Foundation
+import HTTPSupport
 
 /// The Python that holds ultralytics and mlflow: the project venv made by `scripts/setup`.
 public struct PythonEnvironment: Sendable, Equatable {
@@ -6,7 +7,7 @@ public struct PythonEnvironment: Sendable, Equatable {
     public var python: String
 
     /// The `bin/` folder of the venv.
-    public var binDirectory: String { (python as NSString).deletingLastPathComponent }
+    public var binDirectory: String { FilePaths.parent(python) }
 
     /// A console script installed beside the interpreter (`mlflow`, `yolo`).
     public func script(_ name: String) -> String {
@@ -19,17 +20,23 @@ public struct PythonEnvironment: Sendable, Equatable {
 
     /// Finds the interpreter: the `python` setting, else a `.venv` beside the guardianflow
     /// executable's checkout (walking up from it), else `.venv` in the working directory.
-    public static func locate(settings: Settings, executablePath: String = CommandLine.arguments.first ?? "") -> PythonEnvironment {
+    public static func locate(settings: Settings, executablePath: String = currentExecutable()) -> PythonEnvironment {
         if let python = settings[.python] { return PythonEnvironment(python: python) }
         var candidates: [String] = []
-        var directory = ((executablePath as NSString).resolvingSymlinksInPath as NSString).deletingLastPathComponent
+        var directory = FilePaths.parent((executablePath as NSString).resolvingSymlinksInPath)
         for _ in 0..<6 where !directory.isEmpty && directory != "/" {
             candidates.append((directory as NSString).appendingPathComponent(".venv/bin/python"))
-            directory = (directory as NSString).deletingLastPathComponent
+            directory = FilePaths.parent(directory)
         }
         candidates.append((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(".venv/bin/python"))
         let found = candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
         return PythonEnvironment(python: found ?? candidates.last!)
+    }
+
+    /// This process's executable, wherever it was started from (not argv[0], which is a bare
+    /// name when found through PATH).
+    public static func currentExecutable() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments.first ?? ""
     }
 
     /// Whether the interpreter exists.

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import HTTPSupport
 
 /// The running trainer, as the runner sees it: a stream of events, a way to stop it, its end.
 public protocol TrainerProcess: Sendable {
@@ -49,7 +50,7 @@ public struct PythonTrainerLauncher: TrainerLauncher {
     public func launch(_ job: TrainingJob, logFile: String) throws -> any TrainerProcess {
         let manager = FileManager.default
         try manager.createDirectory(atPath: configDirectory, withIntermediateDirectories: true)
-        try manager.createDirectory(atPath: (logFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try manager.createDirectory(atPath: FilePaths.parent(logFile), withIntermediateDirectories: true)
         let jobFile = logFile + ".job.json"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]

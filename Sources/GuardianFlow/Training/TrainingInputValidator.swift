@@ -1,4 +1,5 @@
 import Foundation
+import HTTPSupport
 import Yams
 
 /// Checks everything a training needs before anything is written to MLflow: the data YAML,
@@ -199,7 +200,7 @@ public struct TrainingInputValidator: Sendable {
     }
 
     static func datasetRoot(mapping: [String: Any], yamlPath: String) -> String {
-        let directory = (yamlPath as NSString).deletingLastPathComponent
+        let directory = FilePaths.parent(yamlPath)
         guard let path = mapping["path"] as? String, !path.isEmpty else { return directory }
         if path.hasPrefix("/") { return path }
         // ultralytics resolves a relative path: against its datasets dir, not the YAML; a dataset

@@ -176,7 +176,7 @@ public struct TrainingRunner: Sendable {
 extension PythonEnvironment {
     /// The installed ultralytics package folder, found without starting Python.
     func ultralyticsPackage() -> String? {
-        let lib = ((binDirectory as NSString).deletingLastPathComponent as NSString).appendingPathComponent("lib")
+        let lib = (FilePaths.parent(binDirectory) as NSString).appendingPathComponent("lib")
         guard let versions = try? FileManager.default.contentsOfDirectory(atPath: lib) else { return nil }
         for version in versions where version.hasPrefix("python") {
             let candidate = "\(lib)/\(version)/site-packages/ultralytics"

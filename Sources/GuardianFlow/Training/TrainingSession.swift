@@ -98,7 +98,7 @@ final class TrainingSession: @unchecked Sendable {
 
     func supervise(_ job: TrainingJob) async throws -> TrainingResult {
         progress(.starting(runId: run.runId, experimentId: run.experimentId))
-        try? FileManager.default.createDirectory(atPath: (saveDir as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(atPath: FilePaths.parent(saveDir), withIntermediateDirectories: true)
         let trainerLauncher =
             launcher
             ?? PythonTrainerLauncher(
