@@ -24,7 +24,11 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
     }
 
     public func execute(_ request: HTTPRequest, timeout: Duration) async throws -> HTTPResponse {
-        let response = try await send(request, timeout: timeout)
+        try await inMemory(try await send(request, timeout: timeout), timeout: timeout)
+    }
+
+    /// The whole response with its body in memory.
+    private func inMemory(_ response: HTTPClientResponse, timeout: Duration) async throws -> HTTPResponse {
         var buffer = try await collect(response.body, deadline: timeout)
         let data = buffer.readData(length: buffer.readableBytes) ?? Data()
         return HTTPResponse(status: Int(response.status.code), headers: Array(response.headers), body: data)
@@ -33,12 +37,7 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
     public func download(_ request: HTTPRequest, to destination: String, timeout: Duration) async throws -> HTTPResponse {
         let response = try await send(request, timeout: timeout)
         let status = Int(response.status.code)
-        guard (200..<300).contains(status) else {
-            var buffer = try await collect(response.body, deadline: timeout)
-            return HTTPResponse(
-                status: status, headers: Array(response.headers),
-                body: buffer.readData(length: buffer.readableBytes) ?? Data())
-        }
+        guard (200..<300).contains(status) else { return try await inMemory(response, timeout: timeout) }
         let partial = destination + ".part"
         let directory = FilePaths.parent(destination)
         if !directory.isEmpty {
@@ -71,12 +70,7 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
     ) async throws -> HTTPResponse {
         let response = try await send(request, timeout: timeout)
         let status = Int(response.status.code)
-        guard (200..<300).contains(status) else {
-            var buffer = try await collect(response.body, deadline: timeout)
-            return HTTPResponse(
-                status: status, headers: Array(response.headers),
-                body: buffer.readData(length: buffer.readableBytes) ?? Data())
-        }
+        guard (200..<300).contains(status) else { return try await inMemory(response, timeout: timeout) }
         guard let handle = FileHandle(forWritingAtPath: path) else {
             throw TransportError(kind: .file, detail: "cannot open \(path) for writing")
         }
