@@ -199,7 +199,9 @@ private func makeClient(verify: Bool) -> HTTPClient {
     )
     // Parallel multipart parts and concurrent registry writes each want a connection; waiting
     // for one counts against the connect timeout.
-    configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 32)
+    // Idle connections are dropped before servers drop them (uvicorn, MLflow's server, closes
+    // after 5 s), so a request never goes out on a connection the server is closing.
+    configuration.connectionPool = .init(idleTimeout: .seconds(4), concurrentHTTP1ConnectionsPerHostSoftLimit: 32)
     configuration.httpVersion = .http1Only
     return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
 }

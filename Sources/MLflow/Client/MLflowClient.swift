@@ -120,7 +120,13 @@ public struct MLflowClient: Sendable {
             }
             let wait = retry.backoff(afterAttempt: attempt, retryAfter: retryAfter, random: random())
             let elapsed = clock.now - started
-            guard attempt < retry.maxAttempts, elapsed + wait <= retry.budget else {
+            // A second attempt after a lost connection is always allowed (unless retries are off):
+            // one slow first attempt, or a connection the server closed as it was reused, must
+            // not end the call.
+            let lostConnection: Bool
+            if case .unreachable = failure { lostConnection = true } else { lostConnection = false }
+            let withinBudget = elapsed + wait <= retry.budget || (attempt == 1 && lostConnection && retry.budget > .zero)
+            guard attempt < retry.maxAttempts, withinBudget else {
                 throw failure
             }
             try await clock.sleep(for: wait)
