@@ -122,31 +122,38 @@ free_port() { "$py" "$benchlib" free-port; }
 # start_server LOG: a throwaway `mlflow server` (SQLite and artifacts in $tmp) on a free loopback
 # port, in its own session and process group (uvicorn worker and job runners included) so that the
 # whole group can be stopped; up to 3 attempts. Sets uri and server_pgid.
+# launch LOG COMMAND...: COMMAND in its own session and process group (a background child of a
+# script is no group leader, so setsid execs in place and $! is the group id; checked all the
+# same, after the exec: until then the child is in our group); output to LOG; sets launched.
+launch() {
+  local log=$1 pid pgid
+  shift
+  setsid "$@" </dev/null >>"$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 50); do
+    pgid=$(ps -o pgid= -p "$pid" | tr -d ' ') || pgid=
+    [ "$pgid" != "$pid" ] || break
+    sleep 0.02
+  done
+  if [ "$pgid" != "$pid" ]; then
+    kill -TERM "$pid" 2>/dev/null || true # never signal our own group; the process alone
+    die "$1 did not get its own process group"
+  fi
+  launched=$pid
+}
+
 start_server() {
-  local log=$1 attempt pid pgid
+  local log=$1 attempt
   : >"$log"
   for attempt in 1 2 3; do
     port=$(free_port)
     uri=http://127.0.0.1:$port
     echo "==> starting mlflow server on $uri (log: ${log#"$root"/})" >&2
-    # A background child of a script is no group leader, so setsid execs in place and $! is the
-    # group id; checked below all the same (after the exec: until then the child is in our group).
-    setsid "$mlflow" server \
+    launch "$log" "$mlflow" server \
       --backend-store-uri "sqlite:///$tmp/mlflow.db" \
       --artifacts-destination "$tmp/artifacts" --serve-artifacts \
-      --host 127.0.0.1 --port "$port" --workers 1 \
-      </dev/null >>"$log" 2>&1 &
-    pid=$!
-    for _ in $(seq 50); do
-      pgid=$(ps -o pgid= -p "$pid" | tr -d ' ') || pgid=
-      [ "$pgid" != "$pid" ] || break
-      sleep 0.02
-    done
-    if [ "$pgid" != "$pid" ]; then
-      kill -TERM "$pid" 2>/dev/null || true # never signal our own group; the process alone
-      die "the server did not get its own process group"
-    fi
-    server_pgid=$pid
+      --host 127.0.0.1 --port "$port" --workers 1
+    server_pgid=$launched
     if "$py" "$benchlib" wait "$uri" 120; then break; fi
     stop_server
     echo "$bench_name: the server did not answer on $uri (attempt $attempt); log tail:" >&2

@@ -108,25 +108,6 @@ json_field() { # FILE NAME: a number or string field of a one-line JSON object
   sed -n "s/.*\"$2\": *\"\{0,1\}\([0-9a-f.]*\).*/\1/p" "$1"
 }
 
-# launch LOG COMMAND...: COMMAND in its own session and process group (a background child of a
-# script is no group leader, so setsid execs in place and $! is the group id); sets launched.
-launch() {
-  local log=$1 pid pgid
-  shift
-  setsid "$@" </dev/null >>"$log" 2>&1 &
-  pid=$!
-  for _ in $(seq 50); do
-    pgid=$(ps -o pgid= -p "$pid" | tr -d ' ') || pgid=
-    [ "$pgid" != "$pid" ] || break
-    sleep 0.02
-  done
-  if [ "$pgid" != "$pid" ]; then
-    kill -TERM "$pid" 2>/dev/null || true
-    die "$1 did not get its own process group"
-  fi
-  launched=$pid
-}
-
 # transfer PHASE SERVER TOOL OP RUN SIZE PART CONC KEY FILE EXPECTED_SHA: one timed fresh process;
 # PART and CONC are "-" for the tool's defaults. Checks the SHA-256 of what was downloaded (and
 # guardianflow's own digest), removes the download, syncs, and appends a row to $rows.
