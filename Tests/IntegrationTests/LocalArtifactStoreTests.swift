@@ -11,8 +11,7 @@ struct LocalArtifactStoreTests {
     @Test("artifacts land under the file: root and the registered weights download and hash right")
     func fileArtifacts() async throws {
         let root = TestEnvironment.temporaryDirectory("artifact-root")
-        let server = try await MLflowTestServer.start(defaultArtifactRoot: "file://\(root)")
-        do {
+        try await withStopping(try await MLflowTestServer.start(defaultArtifactRoot: "file://\(root)")) { server in
             let result = try await CLI.run(
                 ["train", "--experiment", "local-art", "--data", TestEnvironment.repoRoot + "/examples/ppe-sample/data.yaml",
                  "--model", "yolov8n.yaml", "--epochs", "1", "--batch", "8", "--imgsz", "64", "--device", "cpu",
@@ -37,10 +36,6 @@ struct LocalArtifactStoreTests {
                 print('ok' if h == v.tags['weights.sha256'] else 'mismatch')
                 """, environment: server.pythonEnvironment)
             #expect(sha.trimmingCharacters(in: .whitespacesAndNewlines) == "ok")
-        } catch {
-            await server.stop()
-            throw error
         }
-        await server.stop()
     }
 }

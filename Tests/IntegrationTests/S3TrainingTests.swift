@@ -16,13 +16,7 @@ struct S3TrainingTests {
             configuration: S3Configuration(endpoint: s3.endpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey))
         try await client.createBucket(bucket)
         let mlflow = try await MLflowTestServer.start(defaultArtifactRoot: "s3://\(bucket)/mlruns", extraEnvironment: s3.environment)
-        do {
-            try await body(s3, mlflow, bucket)
-        } catch {
-            await mlflow.stop()
-            throw error
-        }
-        await mlflow.stop()
+        try await withStopping(mlflow) { try await body(s3, $0, bucket) }
     }
 
     func trainArguments(_ experiment: String) -> [String] {

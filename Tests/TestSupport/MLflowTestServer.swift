@@ -8,7 +8,7 @@ import Testing
 
 /// A real `mlflow server` from the project venv on a free loopback port, in its own process
 /// group (uvicorn workers and job runners included), stopped as a group.
-public final class MLflowTestServer: Sendable {
+public final class MLflowTestServer: TestServer {
     public let uri: String
     public let port: Int
     public let directory: String
@@ -87,14 +87,9 @@ public struct MLflowServerTrait: SuiteTrait, TestScoping {
     public func provideScope(
         for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
     ) async throws {
-        let server = try await MLflowTestServer.start()
-        do {
+        try await withStopping(try await MLflowTestServer.start()) { server in
             try await MLflowTestServer.$current.withValue(server) { try await function() }
-        } catch {
-            await server.stop()
-            throw error
         }
-        await server.stop()
     }
 }
 

@@ -5,7 +5,7 @@ import Testing
 /// moto's standalone S3 API server with request signing enforced: the first three requests
 /// (creating an IAM user, its access key and its policy) are the only unauthenticated ones, so
 /// every later request must carry a valid SigV4 signature from that user's keys.
-public final class S3TestServer: Sendable {
+public final class S3TestServer: TestServer {
     public let endpoint: String
     public let accessKeyId: String
     public let secretAccessKey: String
@@ -78,14 +78,9 @@ public struct S3ServerTrait: SuiteTrait, TestScoping {
     public func provideScope(
         for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
     ) async throws {
-        let server = try await S3TestServer.start()
-        do {
+        try await withStopping(try await S3TestServer.start()) { server in
             try await S3TestServer.$current.withValue(server) { try await function() }
-        } catch {
-            await server.stop()
-            throw error
         }
-        await server.stop()
     }
 }
 
