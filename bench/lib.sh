@@ -149,7 +149,7 @@ start_server() {
     port=$(free_port)
     uri=http://127.0.0.1:$port
     echo "==> starting mlflow server on $uri (log: ${log#"$root"/})" >&2
-    launch "$log" "$mlflow" server \
+    MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false launch "$log" "$mlflow" server \
       --backend-store-uri "sqlite:///$tmp/mlflow.db" \
       --artifacts-destination "$tmp/artifacts" --serve-artifacts \
       --host 127.0.0.1 --port "$port" --workers 1

@@ -40,7 +40,9 @@ public final class MLflowTestServer: TestServer {
         let child = try ChildProcess.spawn(
             ProcessSpec(
                 executable: mlflow, arguments: arguments,
-                environment: TestEnvironment.cleanEnvironment(extraEnvironment), workingDirectory: directory,
+                environment: TestEnvironment.cleanEnvironment(
+                    ["MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"].merging(extraEnvironment) { $1 }),
+                workingDirectory: directory,
                 stdout: .file(log, append: true), stderr: .file(log, append: true), grouping: .newGroup))
         TestEnvironment.register(pgid: child.pid)
         let server = MLflowTestServer(uri: "http://127.0.0.1:\(port)", port: port, directory: directory, child: child)

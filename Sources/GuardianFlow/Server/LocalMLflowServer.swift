@@ -13,7 +13,7 @@ public struct LocalMLflowServer: Sendable {
     public var host = "127.0.0.1"
     public var python: PythonEnvironment
     /// How long `start()` waits for `/health`.
-    public var startTimeout: Duration = .seconds(90)
+    public var startTimeout: Duration = .seconds(120)
 
     public init(workDir: String, port: Int = 5000, python: PythonEnvironment) {
         self.workDir = workDir
@@ -91,6 +91,9 @@ public struct LocalMLflowServer: Sendable {
         var environment = ProcessInfo.processInfo.environment
         for key in environment.keys where key.hasPrefix("MLFLOW_") || key.hasPrefix("AWS_") { environment[key] = nil }
         environment["PYTHONUNBUFFERED"] = "1"
+        // MLflow's job runners (eight huey consumers, each importing mlflow) serve GenAI jobs that
+        // guardianflow never submits; without them the server starts as two processes, not ten.
+        environment["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
         let spec = ProcessSpec(
             executable: mlflow,
             arguments: [
