@@ -14,16 +14,16 @@ struct TrainingEndingsTests {
     static let data = TestEnvironment.repoRoot + "/examples/ppe-sample/data.yaml"
 
     func runner(_ server: MLflowTestServer, experiment: String, events: [TrainerEvent], hang: Bool = false, exitCode: Int32 = 0,
-                control: TrainingControl = TrainingControl(),
+                delay: Duration = .zero, control: TrainingControl = TrainingControl(), environment: [String: String] = [:],
                 onProgress: @escaping @Sendable (TrainingProgress) -> Void = { _ in }) throws -> TrainingRunner {
         let settings = try ConfigLoader(environment: [
             "MLFLOW_TRACKING_URI": server.uri, "GUARDIANFLOW_WORK_DIR": TestEnvironment.temporaryDirectory("endings"),
             "GUARDIANFLOW_PYTHON": TestEnvironment.python,
-        ]).load()
+        ].merging(environment) { $1 }).load()
         var runner = TrainingRunner(
             experimentName: experiment, modelArch: "yolov8n.yaml", dataYAML: Self.data, settings: settings, control: control,
             onProgress: onProgress)
-        runner.launcher = ReplayTrainerLauncher(events: events, hangAfterEvents: hang, exitCode: exitCode)
+        runner.launcher = ReplayTrainerLauncher(events: events, hangAfterEvents: hang, exitCode: exitCode, delay: delay)
         return runner
     }
 
@@ -109,5 +109,61 @@ struct TrainingEndingsTests {
             #expect(error.exitCode == 3)
             #expect(error.description.contains("exit code 139"))
         }
+    }
+
+    @Test("GPU metrics through NVML (the stand-in library): system/gpu_0 series, the sys/ summary and the tag, read by the Python client")
+    func gpuMetrics() async throws {
+        let server = try currentServer()
+        let fake = try await FakeNVML.build(["FAKE_DEVICES=1"])
+        let saveDir = TestEnvironment.temporaryDirectory("gpu-run")
+        try FileManager.default.createDirectory(atPath: saveDir + "/weights", withIntermediateDirectories: true)
+        try Data(repeating: 7, count: 3_000_000).write(to: URL(fileURLWithPath: saveDir + "/weights/best.pt"))
+        var started = Self.started
+        if case .started(var event) = started {
+            event.deviceUUID = "GPU-fake-0000"
+            started = .started(event)
+        }
+        let finished = TrainerEvent.finished(
+            .init(saveDir: saveDir, best: saveDir + "/weights/best.pt", last: nil, epochsCompleted: 3,
+                  bestMetrics: ["metrics/mAP50-95(B)": 0.3], speedMs: ["inference": 1.25], resultsCSV: nil, argsYAML: nil))
+        let experiment = "gpu-\(UUID().uuidString.prefix(6))"
+        let runner = try runner(
+            server, experiment: experiment, events: [started, Self.epoch(1), Self.epoch(2), Self.epoch(3), finished],
+            delay: .milliseconds(400),
+            environment: ["GUARDIANFLOW_NVML_LIBRARY": fake.path, "GUARDIANFLOW_SYSTEM_METRICS_INTERVAL": "0.2"])
+        let result = try await runner.run(epochs: 3, batchSize: 8)
+        #expect(result.status == .finished)
+
+        let check = try await Python.json(
+            """
+            import json
+            from mlflow import MlflowClient
+            c = MlflowClient()
+            run = c.get_run('\(result.runId)')
+            series = {k: [(m.step, m.value) for m in sorted(c.get_metric_history(run.info.run_id, k), key=lambda m: m.step)]
+                      for k in run.data.metrics if k.startswith('system/')}
+            print(json.dumps({'series': series, 'sys': {k: v for k, v in run.data.metrics.items() if k.startswith('sys/')},
+                              'tag': run.data.tags.get('guardianflow.gpu_metrics')}))
+            """, environment: server.pythonEnvironment)
+        let py = try #require(check as? [String: Any])
+        let series = try #require(py["series"] as? [String: [[Double]]])
+        let utilization = try #require(series["system/gpu_0_utilization_percentage"])
+        #expect(utilization.count >= 3, "\(series.keys.sorted())")
+        #expect(utilization.allSatisfy { $0[1] == 40 })
+        #expect(series["system/gpu_0_power_usage_watts"]?.allSatisfy { $0[1] == 350 } == true)
+        #expect(series["system/gpu_0_temperature_celsius"]?.isEmpty == false)
+        let memory = try #require(series["system/gpu_0_memory_usage_megabytes"]).map { $0[1] }
+        #expect(memory == memory.sorted() && Set(memory).count == memory.count, "the stand-in's memory grows per query: \(memory)")
+        // Steps count samples from 0, each once.
+        let steps = try #require(series["system/system_memory_usage_megabytes"]).map { Int($0[0]) }
+        #expect(steps == Array(0..<steps.count))
+        #expect(!series.keys.contains { $0.hasPrefix("system/gpu_1") })
+        let sys = try #require(py["sys"] as? [String: Double])
+        #expect(sys["sys/gpu_memory_used_mb"] == memory.max())
+        #expect(sys["sys/gpu_utilization_pct"] == 40)
+        #expect(sys["sys/inference_time_ms"] == 1.25)
+        #expect(sys["sys/model_size_mb"] == 3)
+        let tag = try #require(py["tag"] as? String)
+        #expect(tag.contains("Fake GPU 0") && tag.contains("system/gpu_0_"), "\(tag)")
     }
 }

@@ -28,7 +28,9 @@ struct TrainingIntegrationTests {
         let experiment = "e2e-\(UUID().uuidString.prefix(6))"
         let before = try await server.client().allExperiments().map(\.name)
         let result = try await CLI.run(
-            trainArguments(experiment: experiment, extra: ["--customer", "acme", "--task", "ppe", "--tag", "site=a", "--json"]),
+            trainArguments(
+                experiment: experiment,
+                extra: ["--customer", "acme", "--task", "ppe", "--tag", "site=a", "--system-metrics-interval", "1", "--json"]),
             environment: env(server), timeout: .seconds(300))
         #expect(result.exitCode == 0, "\(result.stderr.suffix(3000))")
         let output = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
@@ -53,6 +55,7 @@ struct TrainingIntegrationTests {
             exp = c.get_experiment_by_name('\(experiment)')
             runs = c.search_runs([exp.experiment_id])
             hist = {k: [(m.step, m.value) for m in c.get_metric_history('\(runId)', k)] for k in ['mAP50_95', 'box_loss', 'val/box_loss', 'lr/pg0']}
+            system = {k: sorted((m.step, m.value) for m in c.get_metric_history('\(runId)', k)) for k in run.data.metrics if k.startswith('system/')}
             v = c.get_model_version_by_alias('acme-ppe', 'candidate')
             files = sorted(f.path for f in c.list_artifacts('\(runId)'))
             weights = sorted(f.path for f in c.list_artifacts('\(runId)', 'weights'))
@@ -62,7 +65,7 @@ struct TrainingIntegrationTests {
             from ultralytics import YOLO
             m = YOLO(best)
             print(json.dumps({'status': run.info.status, 'runs': len(runs), 'params': run.data.params, 'tags': run.data.tags,
-              'hist': hist, 'version_run': v.run_id, 'version_tags': v.tags, 'files': files, 'weights': weights,
+              'hist': hist, 'system': system, 'version_run': v.run_id, 'version_tags': v.tags, 'files': files, 'weights': weights,
               'sha': sha, 'names': list(m.names.values()), 'best_metrics': {k: v for k, v in run.data.metrics.items() if k.startswith('best/') or k.startswith('sys/')}}))
             """, environment: server.pythonEnvironment.merging(["YOLO_OFFLINE": "1", "YOLO_CONFIG_DIR": TestEnvironment.temporaryDirectory("yolo")]) { _, b in b })
         let py = try #require(check as? [String: Any])
@@ -98,6 +101,19 @@ struct TrainingIntegrationTests {
         #expect(summary.keys.contains("best/mAP50_95"))
         #expect((summary["sys/model_size_mb"] ?? 0) > 1)
         #expect(summary.keys.contains("sys/inference_time_ms"))
+        // System metrics under MLflow's names, sampled every second; on CPU no GPU figures and a tag saying why.
+        let system = try #require(py["system"] as? [String: [[Double]]])
+        for key in ["system/cpu_utilization_percentage", "system/system_memory_usage_megabytes", "system/trainer_cpu_utilization_percentage",
+                    "system/trainer_memory_usage_megabytes"] {
+            #expect((system[key]?.count ?? 0) >= 2, "\(key): \(system.keys.sorted())")
+        }
+        let steps = system["system/system_memory_usage_megabytes"]?.map { Int($0[0]) } ?? []
+        #expect(steps == Array(0..<steps.count))
+        #expect((system["system/trainer_memory_usage_megabytes"]?.map { $0[1] }.max() ?? 0) > 100, "python with torch is larger")
+        #expect(!system.keys.contains { $0.contains("gpu") })
+        #expect(!summary.keys.contains("sys/gpu_memory_used_mb"))
+        #expect(tags["guardianflow.gpu_metrics"]?.hasPrefix("unavailable: the training runs on the CPU") == true,
+                "\(tags["guardianflow.gpu_metrics"] ?? "-")")
     }
 
     @Test(

@@ -9,17 +9,20 @@ public struct ReplayTrainerLauncher: TrainerLauncher {
     /// After the events: keep running until stopped (true) or exit with `exitCode`.
     public var hangAfterEvents: Bool
     public var exitCode: Int32
+    /// A pause before each event after the first, as a trainer's epochs take time.
+    public var delay: Duration
 
-    public init(events: [TrainerEvent], hangAfterEvents: Bool = false, exitCode: Int32 = 0) {
+    public init(events: [TrainerEvent], hangAfterEvents: Bool = false, exitCode: Int32 = 0, delay: Duration = .zero) {
         self.events = events
         self.hangAfterEvents = hangAfterEvents
         self.exitCode = exitCode
+        self.delay = delay
     }
 
     public func launch(_ job: TrainingJob, logFile: String) throws -> any TrainerProcess {
         try FileManager.default.createDirectory(atPath: (logFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try "replayed trainer log\n".write(toFile: logFile, atomically: true, encoding: .utf8)
-        return ReplayTrainerProcess(events: events, hang: hangAfterEvents, exitCode: exitCode, logFile: logFile)
+        return ReplayTrainerProcess(events: events, hang: hangAfterEvents, exitCode: exitCode, delay: delay, logFile: logFile)
     }
 }
 
@@ -31,13 +34,26 @@ final class ReplayTrainerProcess: TrainerProcess, @unchecked Sendable {
     private var waiters: [CheckedContinuation<ProcessExit, Never>] = []
     let logFile: String
 
-    init(events: [TrainerEvent], hang: Bool, exitCode: Int32, logFile: String) {
+    init(events: [TrainerEvent], hang: Bool, exitCode: Int32, delay: Duration, logFile: String) {
         self.logFile = logFile
         (self.events, self.continuation) = AsyncStream.makeStream()
-        for event in events { continuation.yield(event) }
-        if !hang {
-            continuation.finish()
-            finish(.exited(exitCode))
+        guard delay > .zero else {
+            for event in events { continuation.yield(event) }
+            if !hang {
+                continuation.finish()
+                finish(.exited(exitCode))
+            }
+            return
+        }
+        Task { [continuation] in
+            for (i, event) in events.enumerated() {
+                if i > 0 { try? await Task.sleep(for: delay) }
+                continuation.yield(event)
+            }
+            if !hang {
+                continuation.finish()
+                self.finish(.exited(exitCode))
+            }
         }
     }
 

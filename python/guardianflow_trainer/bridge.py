@@ -9,8 +9,8 @@ Event channel
     every other print -- ultralytics' logger, torch, tqdm, subprocesses -- lands on stderr. Each
     line is flushed as soon as it is written. NaN/inf become null; the output is pure ASCII JSON.
 
-    {"event":"started","pid","save_dir","ultralytics","torch","device","epochs","start_epoch",
-     "batch","resume","args"}
+    {"event":"started","pid","save_dir","ultralytics","torch","device","device_uuid","epochs",
+     "start_epoch","batch","resume","args"}                          device_uuid: "GPU-..." or null
     {"event":"epoch","epoch","epochs","time","metrics","lr"}          one per epoch, 1-based
     {"event":"finished","save_dir","best","last","epochs_completed","best_metrics","speed_ms",
      "results_csv","args_yaml"}
@@ -96,6 +96,23 @@ def json_safe(value: Any) -> Any:
         except Exception:
             pass
     return json_safe(str(value))
+
+
+def _device_uuid(device: Any) -> str | None:
+    """The CUDA device's UUID as NVML writes it ("GPU-..."), so the parent's NVML sampler finds the
+    very GPU torch uses whatever CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER say; None on CPU."""
+    try:
+        import torch
+
+        if getattr(device, "type", None) != "cuda" or not torch.cuda.is_available():
+            return None
+        uuid = getattr(torch.cuda.get_device_properties(device), "uuid", None)
+        if uuid is None:
+            return None
+        text = str(uuid)
+        return text if text.startswith(("GPU-", "MIG-")) else "GPU-" + text
+    except Exception:  # noqa: BLE001 - the UUID only sharpens the GPU metrics; never fail a run for it
+        return None
 
 
 def _metric_dict(d: Any) -> dict[str, Any]:
@@ -465,6 +482,7 @@ class _Run:
             ultralytics=ultralytics.__version__,
             torch=torch.__version__,
             device=str(trainer.device),
+            device_uuid=_device_uuid(trainer.device),
             epochs=int(trainer.epochs),
             start_epoch=int(trainer.start_epoch) + 1,
             batch=trainer.batch_size,

@@ -149,6 +149,13 @@ public struct ConfigLoader: Sendable {
                     "\(origin(.httpRetrySeconds)) is '\(value)'; it must be a number of seconds from 0 to 3600.")
             }
         }
+        if let value = settings[.systemMetricsInterval] {
+            guard let seconds = Double(value), seconds == 0 || (seconds >= 0.1 && seconds <= 3600) else {
+                throw GuardianFlowError.invalidInput(
+                    "\(origin(.systemMetricsInterval)) is '\(value)'; it must be seconds from 0.1 to 3600, or 0 to turn "
+                        + "system metrics off.")
+            }
+        }
         if let uri = settings[.trackingURI] {
             let lower = uri.lowercased()
             guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {

@@ -17,6 +17,8 @@ public enum SettingKey: String, CaseIterable, Sendable, Codable {
     case python = "python"
     case serverPort = "server_port"
     case httpRetrySeconds = "http_retry_seconds"
+    case systemMetricsInterval = "system_metrics_interval"
+    case nvmlLibrary = "nvml_library"
 
     /// Environment variables that set it, the first one winning.
     public var environmentNames: [String] {
@@ -34,6 +36,8 @@ public enum SettingKey: String, CaseIterable, Sendable, Codable {
         case .python: ["GUARDIANFLOW_PYTHON"]
         case .serverPort: ["GUARDIANFLOW_SERVER_PORT"]
         case .httpRetrySeconds: ["GUARDIANFLOW_HTTP_RETRY_SECONDS"]
+        case .systemMetricsInterval: ["GUARDIANFLOW_SYSTEM_METRICS_INTERVAL"]
+        case .nvmlLibrary: ["GUARDIANFLOW_NVML_LIBRARY"]
         }
     }
 
@@ -53,6 +57,8 @@ public enum SettingKey: String, CaseIterable, Sendable, Codable {
         case .awsDefaultRegion: "us-east-1"
         case .serverPort: "5000"
         case .httpRetrySeconds: "3"
+        case .systemMetricsInterval: "10"
+        case .nvmlLibrary: NVML.defaultLibrary
         default: nil
         }
     }
@@ -73,6 +79,8 @@ public enum SettingKey: String, CaseIterable, Sendable, Codable {
         case .python: "the Python with ultralytics and mlflow (the project venv)"
         case .serverPort: "port of the local embedded MLflow server"
         case .httpRetrySeconds: "how long a command retries an unanswering server"
+        case .systemMetricsInterval: "seconds between system/GPU metric samples during training; 0 turns them off"
+        case .nvmlLibrary: "NVIDIA's management library, opened at run time for GPU metrics"
         }
     }
 }

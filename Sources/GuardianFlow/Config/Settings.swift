@@ -73,6 +73,12 @@ public struct Settings: Sendable {
     public var insecureTLS: Bool { (try? ConfigLoader.parseBool(self[.trackingInsecureTLS] ?? "false", key: .trackingInsecureTLS)) ?? false }
     public var serverPort: Int { Int(self[.serverPort] ?? "5000") ?? 5000 }
     public var httpRetrySeconds: Double { Double(self[.httpRetrySeconds] ?? "3") ?? 3 }
+    /// Seconds between system metric samples; nil when they are off (0).
+    public var systemMetricsInterval: Duration? {
+        let seconds = Double(self[.systemMetricsInterval] ?? "10") ?? 10
+        return seconds > 0 ? .milliseconds(Int64(seconds * 1000)) : nil
+    }
+    public var nvmlLibrary: String { self[.nvmlLibrary] ?? NVML.defaultLibrary }
     public var awsRegion: String { self[.awsDefaultRegion] ?? "us-east-1" }
 
     /// The S3 store for `s3://` artifact URIs, when credentials are configured. The endpoint

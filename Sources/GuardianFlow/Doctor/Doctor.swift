@@ -35,9 +35,9 @@ public struct Doctor: Sendable {
     public var settings: Settings
     public var nvml: @Sendable () -> NVMLAvailability
 
-    public init(settings: Settings, nvml: @escaping @Sendable () -> NVMLAvailability = { NVMLAvailability.probe() }) {
+    public init(settings: Settings, nvml: (@Sendable () -> NVMLAvailability)? = nil) {
         self.settings = settings
-        self.nvml = nvml
+        self.nvml = nvml ?? { NVMLAvailability.probe(path: settings.nvmlLibrary) }
     }
 
     /// Runs every check.
@@ -189,12 +189,16 @@ public struct Doctor: Sendable {
 
     func nvmlCheck() -> DoctorCheck {
         switch nvml() {
-        case .available(let path):
-            return DoctorCheck(name: "NVML", outcome: .ok, detail: "\(path) loads; GPU metrics will be logged", required: false)
+        case .available(let path, let devices):
+            let gpus = devices.isEmpty ? "no GPU listed" : devices.enumerated().map { "\($0.offset): \($0.element)" }.joined(separator: ", ")
+            return DoctorCheck(
+                name: "NVML", outcome: devices.isEmpty ? .warning : .ok,
+                detail: "\(path) loads; \(gpus); GPU metrics will be logged for the training's GPU", required: false)
         case .absent(let reason):
             return DoctorCheck(
                 name: "NVML", outcome: .warning, detail: "absent (\(reason)); training works, without GPU metrics",
-                fix: "on a GPU machine install the NVIDIA driver (libnvidia-ml.so.1)", required: false)
+                fix: "on a GPU machine install the NVIDIA driver (libnvidia-ml.so.1), or set GUARDIANFLOW_NVML_LIBRARY to its path",
+                required: false)
         }
     }
 }

@@ -22,11 +22,14 @@ public enum TrainerEvent: Sendable, Equatable {
         public var resume: Bool
         /// Every effective ultralytics argument, as text.
         public var args: [String: String]
+        /// The GPU's UUID as torch reports it (`GPU-…`), when training on a CUDA device.
+        public var deviceUUID: String?
 
         public init(
             pid: Int, saveDir: String, ultralytics: String, torch: String, device: String, epochs: Int, startEpoch: Int,
-            resume: Bool, args: [String: String]
+            resume: Bool, args: [String: String], deviceUUID: String? = nil
         ) {
+            self.deviceUUID = deviceUUID
             self.pid = pid
             self.saveDir = saveDir
             self.ultralytics = ultralytics
@@ -93,7 +96,7 @@ public enum TrainerEvent: Sendable, Equatable {
                     pid: wire.pid ?? 0, saveDir: wire.save_dir ?? "", ultralytics: wire.ultralytics ?? "",
                     torch: wire.torch ?? "", device: wire.device ?? "", epochs: wire.epochs ?? 0,
                     startEpoch: max(1, wire.start_epoch ?? 1), resume: wire.resume ?? false,
-                    args: (wire.args ?? [:]).mapValues(\.text)))
+                    args: (wire.args ?? [:]).mapValues(\.text), deviceUUID: wire.device_uuid))
         case "epoch":
             return .epoch(
                 Epoch(
@@ -121,6 +124,7 @@ public enum TrainerEvent: Sendable, Equatable {
         var ultralytics: String?
         var torch: String?
         var device: String?
+        var device_uuid: String?
         var epochs: Int?
         var start_epoch: Int?
         var resume: Bool?

@@ -14,6 +14,13 @@ public protocol TrainerProcess: Sendable {
     func waitForExit() async -> ProcessExit
     /// The last lines of its human log, for error messages.
     func logTail(lines: Int) -> String
+    /// The process group of the trainer and the workers it forks, for the system metrics; nil
+    /// when it is not a process of this machine.
+    var processGroup: Int32? { get }
+}
+
+extension TrainerProcess {
+    public var processGroup: Int32? { nil }
 }
 
 /// Starts trainers; the seam tests replace to replay recorded events.
@@ -83,6 +90,8 @@ final class PythonTrainerProcess: TrainerProcess, @unchecked Sendable {
             continuation.onTermination = { _ in task.cancel() }
         }
     }
+
+    var processGroup: Int32? { child.pid }
 
     func stop(grace: Duration) async {
         await child.terminate(grace: grace)

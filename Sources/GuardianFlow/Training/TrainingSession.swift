@@ -32,6 +32,8 @@ final class TrainingSession: @unchecked Sendable {
     var lastEpoch = 0
     var firstEpochThisProcess: Int?
     var epochsTotal: Int
+    /// System and GPU metrics while the trainer runs; nil when they are off.
+    var monitor: SystemMonitor?
     /// Log batches the server did not take even after retrying; sent again before the run ends.
     var undelivered: [(metrics: [Metric], params: [KeyValue], tags: [KeyValue])] = []
 
@@ -90,6 +92,7 @@ final class TrainingSession: @unchecked Sendable {
             throw error
         } catch {
             // Anything unexpected after the run exists still ends it.
+            await monitor?.stop()
             let wrapped = GuardianFlowError.wrap(error)
             await uncancelled { await self.endFailed(kind: "guardianflow", message: wrapped.description, uploadWeights: true) }
             throw wrapped
@@ -111,9 +114,11 @@ final class TrainingSession: @unchecked Sendable {
             throw GuardianFlowError.trainingFailed("The trainer could not start: \(error)")
         }
         control.attach(trainer)
+        await startMonitor(trainerGroup: trainer.processGroup)
         for await event in trainer.events {
             await handle(event)
         }
+        await monitor?.stop()
         let exit = await trainer.waitForExit()
 
         if let signal = control.stopSignal {
@@ -161,6 +166,7 @@ final class TrainingSession: @unchecked Sendable {
                 KeyValue(key: "torch.version", value: started.torch),
                 KeyValue(key: "device", value: started.device),
                 KeyValue(key: "guardianflow.save_dir", value: started.saveDir),
+                KeyValue(key: "guardianflow.gpu_metrics", value: watchGPU(started)),
             ]
             if resuming { tags.append(KeyValue(key: "guardianflow.resumed_from_epoch", value: String(started.startEpoch))) }
             let params = started.args.sorted { $0.key < $1.key }
@@ -186,8 +192,10 @@ final class TrainingSession: @unchecked Sendable {
         }
     }
 
-    /// Logs one batch; on failure it is kept and sent again before the run ends.
+    /// Logs one batch, with the system samples taken since the last one; on failure it is kept
+    /// and sent again before the run ends.
     func log(metrics: [Metric], params: [KeyValue], tags: [KeyValue]) async {
+        let metrics = metrics + (monitor?.drain() ?? [])
         do {
             try await client.logBatch(runId: run.runId, metrics: metrics, params: params, tags: tags)
         } catch {
@@ -197,9 +205,58 @@ final class TrainingSession: @unchecked Sendable {
     }
 
     func deliverUndelivered() async throws {
+        if let samples = monitor?.drain(), !samples.isEmpty { undelivered.append((samples, [], [])) }
         while let batch = undelivered.first {
             try await client.logBatch(runId: run.runId, metrics: batch.metrics, params: batch.params, tags: batch.tags)
             undelivered.removeFirst()
+        }
+    }
+
+    // MARK: System metrics
+
+    /// Starts sampling the machine and the trainer's process group (DESIGN.md section 2, step 5).
+    func startMonitor(trainerGroup: Int32?) async {
+        guard let interval = settings.systemMetricsInterval else { return }
+        var firstStep: Int64 = 0
+        if resuming, let history = try? await client.metricHistory(runId: run.runId, key: "system/system_memory_usage_megabytes") {
+            firstStep = (history.map(\.step).max() ?? -1) + 1
+        }
+        let client = self.client
+        let runId = run.runId
+        let monitor = SystemMonitor(interval: interval, firstStep: firstStep) { metrics in
+            (try? await client.logBatch(runId: runId, metrics: metrics)) != nil
+        }
+        monitor.watch(trainerGroup: trainerGroup)
+        monitor.start()
+        self.monitor = monitor
+    }
+
+    /// Points the monitor at the GPU the trainer uses; returns the `guardianflow.gpu_metrics` tag
+    /// saying what is logged, or why nothing is.
+    func watchGPU(_ started: TrainerEvent.Started) -> String {
+        guard let monitor else { return "off: system metrics are turned off (system_metrics_interval 0)" }
+        let selection: GPUSelection?
+        do {
+            selection = try GPUSelection.resolve(
+                device: started.device, uuid: started.deviceUUID,
+                cudaVisibleDevices: ProcessInfo.processInfo.environment["CUDA_VISIBLE_DEVICES"])
+        } catch {
+            notice("GPU metrics are not logged: \(error).")
+            return "unavailable: \(error)"
+        }
+        guard let selection else {
+            var reason = "unavailable: the training runs on the CPU (device \(started.device))"
+            if case .absent(let why) = NVMLAvailability.probe(path: settings.nvmlLibrary) { reason += "; NVML absent: \(why)" }
+            return reason
+        }
+        do {
+            let nvml = try NVML.open(path: settings.nvmlLibrary)
+            let device = try selection.open(in: nvml)
+            monitor.watch(gpu: nvml, device: device, label: selection.label)
+            return "logged as system/gpu_\(selection.label)_*: \(device.name) (\(device.uuid))"
+        } catch {
+            notice("GPU metrics are not logged: \(error)")
+            return "unavailable: \(error)"
         }
     }
 
@@ -224,8 +281,11 @@ final class TrainingSession: @unchecked Sendable {
         let step = Int64(max(finished.epochsCompleted, lastEpoch))
         let now = mlflowTimestamp()
         var summary = best.dictionary(prefix: "best/")
-        if let inference = finished.speedMs["inference"] { summary["sys/inference_time_ms"] = inference }
-        if let bestPt = finished.best, let size = Self.fileSize(bestPt) { summary["sys/model_size_mb"] = Double(size) / 1_000_000 }
+        let gpu = monitor?.gpuSummary
+        let system = SystemMetrics(
+            gpuMemoryUsedMB: gpu?.peakMemoryMB, gpuUtilizationPct: gpu?.meanUtilization, inferenceTimeMs: finished.speedMs["inference"],
+            modelSizeMB: finished.best.flatMap { Self.fileSize($0) }.map { Double($0) / 1_000_000 })
+        summary.merge(system.dictionary()) { $1 }
         try await client.logBatch(
             runId: run.runId,
             metrics: summary.sorted { $0.key < $1.key }.map { Metric(key: $0.key, value: $0.value, timestamp: now, step: step) })

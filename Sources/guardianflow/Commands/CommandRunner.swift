@@ -18,10 +18,10 @@ func runReporting(_ settings: Settings? = nil, _ body: () async throws -> Void) 
 }
 
 /// Loads settings, reporting a bad config like any other error.
-func loadSettings(_ options: GlobalOptions) async throws -> Settings {
+func loadSettings(_ options: GlobalOptions, flags: [SettingKey: String] = [:]) async throws -> Settings {
     var loaded: Settings?
     try await runReporting {
-        loaded = try options.settings()
+        loaded = try options.settings(flags: flags)
     }
     return loaded!
 }

@@ -14,8 +14,8 @@ struct GlobalOptions: ParsableArguments {
     var workDir: String?
 
     /// The effective settings.
-    func settings() throws -> Settings {
-        var flags: [SettingKey: String] = [:]
+    func settings(flags: [SettingKey: String] = [:]) throws -> Settings {
+        var flags = flags
         if let trackingURI { flags[.trackingURI] = trackingURI }
         if let workDir { flags[.workDir] = workDir }
         return try ConfigLoader().load(flags: flags, configFile: configFile)

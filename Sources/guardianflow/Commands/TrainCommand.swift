@@ -42,6 +42,11 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .customLong("arg"), help: ArgumentHelp("An extra ultralytics argument, repeatable (e.g. plots=false).", valueName: "key=value"))
     var arguments: [String] = []
     @Option(help: ArgumentHelp("Continue a KILLED or FAILED run from its last.pt.", valueName: "run-id")) var resume: String?
+    @Option(
+        help: ArgumentHelp(
+            "Seconds between system/GPU metric samples (default 10, from system_metrics_interval); 0 turns them off.",
+            valueName: "seconds"))
+    var systemMetricsInterval: String?
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -65,7 +70,7 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings = try await loadSettings(global)
+        let settings = try await loadSettings(global, flags: systemMetricsInterval.map { [.systemMetricsInterval: $0] } ?? [:])
         var options = TrainingOptions()
         options.imgsz = imgsz
         options.learningRate = lr

@@ -1,0 +1,99 @@
+import Foundation
+import MLflow
+
+/// Samples the machine, the trainer and its GPU every `interval` while a run trains
+/// (DESIGN.md section 2, step 5).
+///
+/// Samples wait in a buffer that the run's next log-batch takes along (``drain()``), so they cost
+/// no request of their own while epochs are shorter than the interval; when a whole interval
+/// passes without one (long GPU epochs) the monitor sends them itself. Steps count samples from
+/// `firstStep`, as MLflow's monitor does; timestamps are the sampling times.
+public final class SystemMonitor: @unchecked Sendable {
+    public let interval: Duration
+    let sampler: SystemSampler
+    let deliver: @Sendable ([Metric]) async -> Bool
+    let lock = NSLock()
+    var pending: [Metric] = []
+    var ticksSinceDrain = 0
+    var nextStep: Int64
+    var task: Task<Void, Never>?
+
+    /// - Parameters:
+    ///   - deliver: sends a batch on its own; false puts it back for the next try.
+    public init(
+        interval: Duration, sampler: SystemSampler = SystemSampler(), firstStep: Int64 = 0,
+        deliver: @escaping @Sendable ([Metric]) async -> Bool
+    ) {
+        self.interval = interval
+        self.sampler = sampler
+        self.nextStep = firstStep
+        self.deliver = deliver
+    }
+
+    /// Starts sampling: a baseline now, the first sample one interval later.
+    public func start() {
+        lock.withLock {
+            _ = sampler.sample()
+            task = Task.detached { [self] in await loop() }
+        }
+    }
+
+    func loop() async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { return }
+            let batch: [Metric]? = lock.withLock {
+                record(sampler.sample())
+                ticksSinceDrain += 1
+                guard ticksSinceDrain >= 2 else { return nil }
+                return takePending()
+            }
+            if let batch, !batch.isEmpty, await !deliver(batch) {
+                lock.withLock { pending = batch + pending }
+            }
+        }
+    }
+
+    /// Caller holds the lock.
+    func record(_ sample: [String: Double]) {
+        guard !sample.isEmpty else { return }
+        let timestamp = mlflowTimestamp()
+        pending += sample.sorted { $0.key < $1.key }.map { Metric(key: $0.key, value: $0.value, timestamp: timestamp, step: nextStep) }
+        nextStep += 1
+    }
+
+    /// Caller holds the lock.
+    func takePending() -> [Metric] {
+        defer {
+            pending = []
+            ticksSinceDrain = 0
+        }
+        return pending
+    }
+
+    /// The samples not sent yet, for the run's next log-batch.
+    public func drain() -> [Metric] {
+        lock.withLock { takePending() }
+    }
+
+    /// The trainer's process group, once it runs.
+    public func watch(trainerGroup: Int32?) {
+        lock.withLock { sampler.trainerGroup = trainerGroup }
+    }
+
+    /// The training's GPU, once the trainer said which it is.
+    public func watch(gpu nvml: NVML, device: NVML.Device, label: Int) {
+        lock.withLock { sampler.setGPU(nvml: nvml, device: device, label: label) }
+    }
+
+    /// Peak memory and mean utilization of the GPU so far.
+    public var gpuSummary: SystemSampler.GPUSummary {
+        lock.withLock { sampler.gpuSummary }
+    }
+
+    /// Stops sampling; what is pending stays for ``drain()``.
+    public func stop() async {
+        let task = lock.withLock { self.task }
+        task?.cancel()
+        await task?.value
+    }
+}
