@@ -109,6 +109,7 @@ def test_started_event(success_run):
     assert started["ultralytics"] == "8.4.190"
     assert started["torch"]
     assert started["device"] == "cpu"
+    assert started["device_uuid"] is None  # a GPU's "GPU-..." UUID only on CUDA
     assert started["epochs"] == 2 and started["start_epoch"] == 1 and started["resume"] is False
     args = started["args"]
     assert args["epochs"] == 2 and args["imgsz"] == 64 and args["batch"] == 8
@@ -213,3 +214,12 @@ def test_validate_job_rejects_reserved_args():
 )
 def test_classify(exc, phase, kind):
     assert bridge.classify(exc, phase) == kind
+
+
+def test_device_uuid_cpu_and_errors():
+    import torch
+
+    from guardianflow_trainer.bridge import _device_uuid
+
+    assert _device_uuid(torch.device("cpu")) is None
+    assert _device_uuid("not a device") is None  # never raises
