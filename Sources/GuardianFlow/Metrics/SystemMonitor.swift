@@ -41,16 +41,27 @@ public final class SystemMonitor: @unchecked Sendable {
     func loop() async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: interval) } catch { return }
-            let batch: [Metric]? = lock.withLock {
-                record(sampler.sample())
-                ticksSinceDrain += 1
-                guard ticksSinceDrain >= 2 else { return nil }
-                return takePending()
-            }
-            if let batch, !batch.isEmpty, await !deliver(batch) {
-                lock.withLock { pending = batch + pending }
-            }
+            await tick()
         }
+    }
+
+    /// One sample; sends what is pending itself when a whole interval passed without a
+    /// log-batch taking it (the loop calls this every interval; tests call it directly).
+    public func tick() async {
+        let batch: [Metric]? = lock.withLock {
+            record(sampler.sample())
+            ticksSinceDrain += 1
+            guard ticksSinceDrain >= 2 else { return nil }
+            return takePending()
+        }
+        if let batch, !batch.isEmpty, await !deliver(batch) {
+            lock.withLock { pending = batch + pending }
+        }
+    }
+
+    /// Takes the baseline sample without starting the loop (for driving ``tick()`` by hand).
+    public func prime() {
+        lock.withLock { _ = sampler.sample() }
     }
 
     /// Caller holds the lock.
