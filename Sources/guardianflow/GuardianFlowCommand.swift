@@ -23,7 +23,7 @@ struct GuardianFlowCommand: AsyncParsableCommand {
         version: GuardianFlowInfo.version,
         subcommands: [
             TrainCommand.self, PromoteCommand.self, RollbackCommand.self, HistoryCommand.self, ModelsCommand.self, PullCommand.self,
-            ListCommand.self, ConfigCommand.self, DoctorCommand.self, ServerCommand.self, SystemMetricsCommand.self,
+            ListCommand.self, ConfigCommand.self, DoctorCommand.self, ServerCommand.self, SystemMetricsCommand.self, SyncCommand.self, RunsCommand.self,
         ]
     )
 }

@@ -19,6 +19,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Codable {
     case httpRetrySeconds = "http_retry_seconds"
     case systemMetricsInterval = "system_metrics_interval"
     case nvmlLibrary = "nvml_library"
+    case outageWaitSeconds = "outage_wait_seconds"
 
     /// Environment variables that set it, the first one winning.
     public var environmentNames: [String] {
@@ -38,6 +39,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Codable {
         case .httpRetrySeconds: ["GUARDIANFLOW_HTTP_RETRY_SECONDS"]
         case .systemMetricsInterval: ["GUARDIANFLOW_SYSTEM_METRICS_INTERVAL"]
         case .nvmlLibrary: ["GUARDIANFLOW_NVML_LIBRARY"]
+        case .outageWaitSeconds: ["GUARDIANFLOW_OUTAGE_WAIT_SECONDS"]
         }
     }
 
@@ -59,6 +61,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Codable {
         case .httpRetrySeconds: "3"
         case .systemMetricsInterval: "10"
         case .nvmlLibrary: NVML.defaultLibrary
+        case .outageWaitSeconds: "300"
         default: nil
         }
     }
@@ -81,6 +84,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Codable {
         case .httpRetrySeconds: "how long a command retries an unanswering server"
         case .systemMetricsInterval: "seconds between system/GPU metric samples during training; 0 turns them off"
         case .nvmlLibrary: "NVIDIA's management library, opened at run time for GPU metrics"
+        case .outageWaitSeconds: "how long a finished training waits for an unanswering MLflow before leaving the rest to `guardianflow sync`"
         }
     }
 }

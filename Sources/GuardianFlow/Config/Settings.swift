@@ -78,6 +78,8 @@ public struct Settings: Sendable {
         let seconds = Double(self[.systemMetricsInterval] ?? "10") ?? 10
         return seconds > 0 ? .milliseconds(Int64(seconds * 1000)) : nil
     }
+    /// How long the end of a training waits for MLflow during an outage.
+    public var outageWait: Duration { .seconds(Int64(Double(self[.outageWaitSeconds] ?? "300") ?? 300)) }
     public var nvmlLibrary: String { self[.nvmlLibrary] ?? NVML.defaultLibrary }
     public var awsRegion: String { self[.awsDefaultRegion] ?? "us-east-1" }
 

@@ -50,7 +50,19 @@ public struct ModelRegistry: Sendable {
         let run = try await client.getRun(id: runId)
         _ = try await client.getOrCreateRegisteredModel(name: modelName)
         let source = run.info.artifactURI + "/" + artifactPath
-        let created = try await client.createModelVersion(name: modelName, source: source, runId: runId, tags: tags)
+        // Registering again (a finish repeated by `guardianflow sync`) reuses the run's version.
+        let quoted = { (text: String) in "'\(text.replacingOccurrences(of: "'", with: "\\'"))'" }
+        let existing = try await client.searchModelVersions(filter: "name=\(quoted(modelName)) and run_id=\(quoted(runId))").versions
+            .first { $0.source == source }
+        let created: ModelVersion
+        if let existing {
+            created = existing
+            for (key, value) in tags where existing.tags[key] != value {
+                try await client.setModelVersionTag(name: modelName, version: existing.version, key: key, value: value)
+            }
+        } else {
+            created = try await client.createModelVersion(name: modelName, source: source, runId: runId, tags: tags)
+        }
         try await client.waitUntilReady(name: modelName, version: created.version)
         if let alias {
             try await client.setAlias(name: modelName, alias: alias, version: created.version)

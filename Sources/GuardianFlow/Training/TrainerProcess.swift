@@ -46,6 +46,8 @@ public struct PythonTrainerLauncher: TrainerLauncher {
         var environment = base.filter { key, _ in
             !(key.hasPrefix("MLFLOW_") || key.hasPrefix("AWS_") || key.hasPrefix("GUARDIANFLOW_")
                 || key == "S3_ENDPOINT_URL" || key == "WORK_DIR" || key == "ULTRALYTICS_API_KEY")
+                // The bridge's replay of a recorded training (load tests) is the exception.
+                || key == "GUARDIANFLOW_TRAINER_REPLAY" || key == "GUARDIANFLOW_TRAINER_REPLAY_DELAY"
         }
         environment["YOLO_OFFLINE"] = "1"
         environment["YOLO_CONFIG_DIR"] = configDirectory

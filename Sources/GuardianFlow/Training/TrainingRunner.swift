@@ -76,6 +76,7 @@ public struct TrainingRunner: Sendable {
 
         let connector = TrackingConnector(settings: settings, notice: notice)
         let client = try await connector.connect()
+        await Self.recoverDeadRuns(settings: settings, client: client, notice: notice)
         let experiment = try await client.getOrCreateExperiment(named: experimentName)
         // Refuse an artifact store we cannot write (wrong S3 credentials: exit 77) before the run exists.
         try await ArtifactStores.forArtifactURI(experiment.artifactLocation, client: client, s3: settings.s3Configuration).preflight()
@@ -91,7 +92,7 @@ public struct TrainingRunner: Sendable {
             device: options.device, project: (settings.workDir as NSString).appendingPathComponent("runs"),
             name: info.runId, workers: options.workers, seed: options.seed,
             args: Self.extraArguments(options))
-        let session = TrainingSession(
+        let session = try TrainingSession(
             client: client.with(retry: .patient), settings: settings, python: python, launcher: launcher,
             control: control, onProgress: onProgress, notice: notice, run: info, experimentName: experimentName,
             options: options, dataset: dataset, modelArch: modelArch, saveDir: saveDir, resuming: false)
@@ -104,6 +105,7 @@ public struct TrainingRunner: Sendable {
         let settings = try self.settings ?? ConfigLoader().load()
         let python = PythonEnvironment.locate(settings: settings)
         let client = try await TrackingConnector(settings: settings, notice: notice).connect()
+        await Self.recoverDeadRuns(settings: settings, client: client, notice: notice)
         let run: Run
         do {
             run = try await client.getRun(id: runId)
@@ -150,12 +152,22 @@ public struct TrainingRunner: Sendable {
             resume: lastPt)
         try await client.updateRun(runId: runId, status: .running)
         try await client.setTag(runId: runId, key: "guardianflow.resumed_at", value: ISO8601DateFormatter().string(from: Date()))
-        let session = TrainingSession(
+        let session = try TrainingSession(
             client: client.with(retry: .patient), settings: settings, python: python, launcher: launcher,
             control: control, onProgress: onProgress, notice: notice, run: run.info, experimentName: experiment.name,
             options: options, dataset: dataset, modelArch: arch, saveDir: saveDir, resuming: true,
             loggedParams: Set(run.params.keys))
         return try await session.execute(job)
+    }
+
+    /// What earlier guardianflow processes on this machine left undone: their journals are
+    /// delivered and their zombie runs ended KILLED, before a new training starts.
+    static func recoverDeadRuns(settings: Settings, client: MLflowClient, notice: @escaping @Sendable (String) -> Void) async {
+        var recovery = RunRecovery(settings: settings, client: client, notice: notice)
+        recovery.patience = .seconds(5)
+        for outcome in await recovery.recover(reap: true) where outcome.action != .skipped {
+            notice("Run \(outcome.runId), left by a guardianflow process that is gone: \(outcome.detail).")
+        }
     }
 
     static func defaultRunName(modelArch: String) -> String {

@@ -24,7 +24,9 @@ final class TrainingSession: @unchecked Sendable {
     var loggedParams: Set<String>
 
     let logFile: String
-    let store: any ArtifactStore
+    /// The run's journal and the logger that delivers it (DESIGN.md: nothing is lost).
+    let journal: RunJournal
+    let logger: RunLogger
     let started = ContinuousClock.now
     var startedEvent: TrainerEvent.Started?
     var finishedEvent: TrainerEvent.Finished?
@@ -34,8 +36,6 @@ final class TrainingSession: @unchecked Sendable {
     var epochsTotal: Int
     /// System and GPU metrics while the trainer runs; nil when they are off.
     var monitor: SystemMonitor?
-    /// Log batches the server did not take even after retrying; sent again before the run ends.
-    var undelivered: [(metrics: [Metric], params: [KeyValue], tags: [KeyValue])] = []
 
     init(
         client: MLflowClient, settings: Settings, python: PythonEnvironment, launcher: (any TrainerLauncher)?,
@@ -43,7 +43,7 @@ final class TrainingSession: @unchecked Sendable {
         notice: @escaping @Sendable (String) -> Void, run: RunInfo, experimentName: String, options: TrainingOptions,
         dataset: TrainingInputValidator.Dataset, modelArch: String, saveDir: String, resuming: Bool,
         loggedParams: Set<String> = []
-    ) {
+    ) throws {
         self.client = client
         self.settings = settings
         self.python = python
@@ -61,9 +61,26 @@ final class TrainingSession: @unchecked Sendable {
         self.loggedParams = loggedParams
         self.logFile = saveDir + ".log"
         self.epochsTotal = options.epochs
-        // The runner checked the scheme before creating the run.
-        self.store = (try? ArtifactStores.forArtifactURI(run.artifactURI, client: client, s3: settings.s3Configuration))
-            ?? LocalArtifactStore(root: LocalArtifactStore.path(ofFileURI: run.artifactURI))
+        self.journal = try RunJournal(workDir: settings.workDir, runId: run.runId)
+        self.logger = RunLogger(journal: journal, client: client, notice: notice)
+        try RunLease.mine(
+            runId: run.runId, experimentId: run.experimentId, artifactURI: run.artifactURI,
+            trackingURI: TrackingURI.redact(client.trackingURI.baseURL)
+        ).write(workDir: settings.workDir)
+        logger.start()
+    }
+
+    var finisher: RunFinisher {
+        RunFinisher(client: client, artifactURI: run.artifactURI, settings: settings) { [onProgress = self.onProgress, weak self] step in
+            guard let self else { return }
+            onProgress(TrainingProgress(phase: .finishing(step), epoch: self.lastEpoch, epochs: self.epochsTotal, elapsed: self.elapsed, eta: nil))
+        }
+    }
+
+    /// The run has ended on the server: its journal and lease go.
+    func released() {
+        journal.remove()
+        RunLease.release(workDir: settings.workDir, runId: run.runId)
     }
 
     var elapsed: Double {
@@ -192,24 +209,15 @@ final class TrainingSession: @unchecked Sendable {
         }
     }
 
-    /// Logs one batch, with the system samples taken since the last one; on failure it is kept
-    /// and sent again before the run ends.
+    /// Logs one batch with the system samples taken since the last one: journaled at once and
+    /// delivered in order by the run's logger, whether or not MLflow answers right now.
     func log(metrics: [Metric], params: [KeyValue], tags: [KeyValue]) async {
-        let metrics = metrics + (monitor?.drain() ?? [])
-        do {
-            try await client.logBatch(runId: run.runId, metrics: metrics, params: params, tags: tags)
-        } catch {
-            notice("Could not log to MLflow (\(error)); training goes on and the values will be sent again at the end.")
-            undelivered.append((metrics, params, tags))
-        }
+        logger.log(metrics: metrics + (monitor?.drain() ?? []), params: params, tags: tags)
     }
 
-    func deliverUndelivered() async throws {
-        if let samples = monitor?.drain(), !samples.isEmpty { undelivered.append((samples, [], [])) }
-        while let batch = undelivered.first {
-            try await client.logBatch(runId: run.runId, metrics: batch.metrics, params: batch.params, tags: batch.tags)
-            undelivered.removeFirst()
-        }
+    /// What the monitor still holds goes to the journal too.
+    func flushSamples() {
+        if let samples = monitor?.drain(), !samples.isEmpty { logger.log(metrics: samples) }
     }
 
     // MARK: System metrics
@@ -221,10 +229,10 @@ final class TrainingSession: @unchecked Sendable {
         if resuming, let history = try? await client.metricHistory(runId: run.runId, key: "system/system_memory_usage_megabytes") {
             firstStep = (history.map(\.step).max() ?? -1) + 1
         }
-        let client = self.client
-        let runId = run.runId
+        let logger = self.logger
         let monitor = SystemMonitor(interval: interval, firstStep: firstStep) { metrics in
-            (try? await client.logBatch(runId: runId, metrics: metrics)) != nil
+            logger.log(metrics: metrics)
+            return true
         }
         monitor.watch(trainerGroup: trainerGroup)
         monitor.start()
@@ -265,18 +273,26 @@ final class TrainingSession: @unchecked Sendable {
     func finish(_ finished: TrainerEvent.Finished) async throws -> TrainingResult {
         do {
             return try await uncancelledThrowing { try await self.finishUnprotected(finished) }
+        } catch let error as GuardianFlowError where error.exitCode == GuardianFlowError.unavailable("").exitCode {
+            // MLflow went away while finishing: the plan stays in the journal for `guardianflow sync`.
+            throw error
         } catch {
             let wrapped = GuardianFlowError.wrap(error)
             await uncancelled {
+                // The finish plan failed for good: skip it, so that the end below is what sync would do.
+                if let plan = self.journal.pending.first(where: { $0.kind == .finish }) { try? self.journal.markDelivered(through: plan.seq) }
                 await self.endFailed(kind: "guardianflow", message: "after training: \(wrapped.description)", uploadWeights: false)
             }
             throw wrapped
         }
     }
 
+    /// How long the end of a training waits for an unanswering server before leaving the rest to `guardianflow sync`.
+    var outageWait: Duration { settings.outageWait }
+
     func finishUnprotected(_ finished: TrainerEvent.Finished) async throws -> TrainingResult {
         progress(.finishing("logging the best checkpoint's metrics"))
-        try await deliverUndelivered()
+        flushSamples()
         let best = TrainingMetrics(ultralytics: finished.bestMetrics)
         let step = Int64(max(finished.epochsCompleted, lastEpoch))
         let now = mlflowTimestamp()
@@ -286,120 +302,92 @@ final class TrainingSession: @unchecked Sendable {
             gpuMemoryUsedMB: gpu?.peakMemoryMB, gpuUtilizationPct: gpu?.meanUtilization, inferenceTimeMs: finished.speedMs["inference"],
             modelSizeMB: finished.best.flatMap { Self.fileSize($0) }.map { Double($0) / 1_000_000 })
         summary.merge(system.dictionary()) { $1 }
-        try await client.logBatch(
-            runId: run.runId,
-            metrics: summary.sorted { $0.key < $1.key }.map { Metric(key: $0.key, value: $0.value, timestamp: now, step: step) })
+        logger.log(metrics: summary.sorted { $0.key < $1.key }.map { Metric(key: $0.key, value: $0.value, timestamp: now, step: step) })
 
-        progress(.finishing("uploading artifacts"))
-        let uploaded = try await uploadArtifacts(finished)
-        guard let bestSHA = uploaded["weights/best.pt"] else {
-            throw GuardianFlowError.trainingFailed("Training finished without weights/best.pt in \(finished.saveDir).")
-        }
-
-        progress(.finishing("registering the model"))
-        let name = options.registeredModelName(experiment: experimentName)
         var versionTags: [String: String] = [
             "model_arch": modelArch, "dataset": dataset.yamlPath, "dataset.sha256": dataset.contentHash,
-            "weights.sha256": bestSHA, "guardianflow.run_id": run.runId,
+            "guardianflow.run_id": run.runId,
         ]
         if let customer = options.customer { versionTags["customer"] = customer }
         if let task = options.task { versionTags["task"] = task }
         for (key, value) in summary { versionTags[key] = Self.format(value) }
-        let model = try await ModelRegistry(client: client).register(
-            runId: run.runId, artifactPath: "weights", modelName: name, alias: ModelRegistry.candidate, tags: versionTags)
-        try await client.logBatch(
-            runId: run.runId,
-            tags: [
-                KeyValue(key: "weights.sha256", value: bestSHA), KeyValue(key: "guardianflow.model_name", value: model.name),
-                KeyValue(key: "guardianflow.model_version", value: model.version),
-            ])
-        try await client.updateRun(runId: run.runId, status: .finished, endTime: mlflowTimestamp())
+        let plan = FinishPlan(
+            runId: run.runId, experimentId: run.experimentId, artifactURI: run.artifactURI, saveDir: finished.saveDir,
+            logFile: logFile, manifestFile: saveDir + ".manifest.json", epochsCompleted: Int(step),
+            bestMetrics: best.dictionary(), modelName: options.registeredModelName(experiment: experimentName),
+            alias: ModelRegistry.candidate, versionTags: versionTags)
+        let record = try journal.append { JournalRecord(seq: $0, kind: .finish, finish: plan) }
+
+        try await waitForServer(then: "finish the run (upload its artifacts, register the model)")
+        let (model, bestSHA) = try await finisher.finish(plan)
+        try? journal.markDelivered(through: record.seq)
+        released()
         return TrainingResult(
             runId: run.runId, experimentId: run.experimentId, status: .finished, metrics: best, model: model,
             artifactURI: run.artifactURI, saveDir: finished.saveDir, epochsCompleted: Int(step), weightsSHA256: bestSHA)
     }
 
-    /// Uploads the run's files with their SHA-256 recorded in `guardianflow/manifest.json`.
-    ///
-    /// - Returns: artifact path → SHA-256.
-    func uploadArtifacts(_ finished: TrainerEvent.Finished) async throws -> [String: String] {
-        var files: [(local: String, path: String)] = []
-        let manager = FileManager.default
-        let weights = (finished.saveDir as NSString).appendingPathComponent("weights")
-        for name in ["best.pt", "last.pt"] where manager.fileExists(atPath: "\(weights)/\(name)") {
-            files.append(("\(weights)/\(name)", "weights/\(name)"))
+    /// Waits until the journal's batches are delivered; when MLflow stays away longer than the
+    /// outage wait, stops the logger and throws the way to finish later.
+    func waitForServer(then what: String, timeout: Duration? = nil) async throws {
+        let limit = timeout ?? outageWait
+        if logger.inOutage {
+            let seconds = limit.components.seconds
+            notice("Waiting up to \(seconds) s for MLflow to answer, to \(what); Ctrl-C leaves it to `guardianflow sync`.")
         }
-        for name in ["results.csv", "args.yaml"] where manager.fileExists(atPath: "\(finished.saveDir)/\(name)") {
-            files.append(("\(finished.saveDir)/\(name)", name))
+        let delivered = await logger.drain(timeout: limit)
+        await logger.stop()
+        guard delivered else {
+            throw GuardianFlowError.unavailable(
+                "MLflow at \(TrackingURI.redact(client.trackingURI.baseURL)) did not answer; the rest of run \(run.runId) "
+                    + "(\(journal.pendingCount) journal record(s): metrics, then what \(what) takes) waits in \(journal.path). "
+                    + "When the server is back, run `guardianflow sync` to deliver it.")
         }
-        let entries = (try? manager.contentsOfDirectory(atPath: finished.saveDir)) ?? []
-        for name in entries.sorted() where ["png", "jpg", "jpeg"].contains((name as NSString).pathExtension.lowercased()) {
-            files.append(("\(finished.saveDir)/\(name)", "plots/\(name)"))
-        }
-        if manager.fileExists(atPath: logFile) { files.append((logFile, "logs/train.log")) }
-
-        let digests = try await withThrowingTaskGroup(of: (String, String, Int64).self) { group in
-            var running = 0
-            var results: [String: (String, Int64)] = [:]
-            for file in files {
-                if running == 4, let (path, sha, size) = try await group.next() {
-                    results[path] = (sha, size)
-                    running -= 1
-                }
-                group.addTask {
-                    let sha = try FileDigest.sha256(ofFile: file.local)
-                    try await self.store.upload(file: file.local, to: file.path)
-                    return (file.path, sha, Self.fileSize(file.local) ?? 0)
-                }
-                running += 1
-            }
-            for try await (path, sha, size) in group { results[path] = (sha, size) }
-            return results
-        }
-        let manifest = digests.mapValues { ["sha256": $0.0, "size": String($0.1)] }
-        let manifestFile = saveDir + ".manifest.json"
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        try encoder.encode(manifest).write(to: URL(fileURLWithPath: manifestFile))
-        try await store.upload(file: manifestFile, to: "guardianflow/manifest.json")
-        return digests.mapValues(\.0)
     }
 
     /// Ends the run KILLED after a stop: last.pt and the log uploaded, tags saying why.
     func endKilled(signal: Int32) async {
         let name = signal == SIGTERM ? "SIGTERM" : "SIGINT"
-        try? await deliverUndelivered()
-        await uploadPartial(includeWeights: true)
-        try? await client.logBatch(
-            runId: run.runId,
+        await end(
+            status: .killed,
             tags: [
                 KeyValue(key: "guardianflow.error.kind", value: "interrupted"),
                 KeyValue(key: "guardianflow.error.message", value: "stopped by \(name) at epoch \(lastEpoch)/\(epochsTotal)"),
                 KeyValue(key: "guardianflow.error.signal", value: String(signal)),
-            ])
-        _ = try? await client.updateRun(runId: run.runId, status: .killed, endTime: mlflowTimestamp())
+            ], uploadWeights: true)
     }
 
     /// Ends the run FAILED with tags saying why, uploading the log (and last.pt when asked).
     func endFailed(kind: String, message: String, uploadWeights: Bool) async {
-        try? await deliverUndelivered()
-        await uploadPartial(includeWeights: uploadWeights)
-        try? await client.logBatch(
-            runId: run.runId,
+        await end(
+            status: .failed,
             tags: [
                 KeyValue(key: "guardianflow.error.kind", value: kind),
                 KeyValue(key: "guardianflow.error.message", value: Redaction.scrub(message, secrets: settings.secretValues)),
-            ])
-        _ = try? await client.updateRun(runId: run.runId, status: .failed, endTime: mlflowTimestamp())
+            ], uploadWeights: uploadWeights)
     }
 
-    func uploadPartial(includeWeights: Bool) async {
-        if FileManager.default.fileExists(atPath: logFile) {
-            try? await store.upload(file: logFile, to: "logs/train.log")
-        }
+    /// The journaled end: recorded first, then done once the journal before it was delivered;
+    /// when MLflow does not answer within a short wait, left to `guardianflow sync`.
+    func end(status: RunStatus, tags: [KeyValue], uploadWeights: Bool) async {
+        flushSamples()
+        var uploads: [String: String] = [logFile: "logs/train.log"]
         let lastPt = (saveDir as NSString).appendingPathComponent("weights/last.pt")
-        if includeWeights, FileManager.default.fileExists(atPath: lastPt) {
-            try? await store.upload(file: lastPt, to: "weights/last.pt")
+        if uploadWeights { uploads[lastPt] = "weights/last.pt" }
+        let plan = EndPlan(
+            runId: run.runId, artifactURI: run.artifactURI, status: status.rawValue, tags: tags, uploads: uploads,
+            endTime: mlflowTimestamp())
+        guard let record = try? journal.append({ JournalRecord(seq: $0, kind: .end, end: plan) }) else {
+            try? await finisher.end(plan)
+            return
+        }
+        do {
+            try await waitForServer(then: "end the run \(status.rawValue)", timeout: min(outageWait, .seconds(15)))
+            try await finisher.end(plan)
+            try? journal.markDelivered(through: record.seq)
+            released()
+        } catch {
+            notice("Run \(run.runId) could not be ended \(status.rawValue) on MLflow now (\(error)); `guardianflow sync` does it later.")
         }
     }
 

@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// A running training's claim on its run, in the work dir (`leases/<run_id>.json`): which
+/// process on which machine holds it. When that process is gone (killed with SIGKILL, the
+/// machine rebooted), the run it left RUNNING is a zombie that ``RunRecovery`` ends.
+///
+/// A process is identified by its pid and its start time (field 22 of /proc/PID/stat), and the
+/// machine by its boot id, so a pid reused after the holder died does not keep a lease alive.
+public struct RunLease: Codable, Sendable, Equatable {
+    public var runId: String
+    public var experimentId: String
+    public var artifactURI: String
+    /// The tracking server, credentials removed.
+    public var trackingURI: String
+    public var host: String
+    public var bootId: String
+    public var pid: Int32
+    public var processStart: UInt64
+    public var createdAt: String
+
+    public static func directory(workDir: String) -> String {
+        (workDir as NSString).appendingPathComponent("leases")
+    }
+
+    static func path(workDir: String, runId: String) -> String {
+        "\(directory(workDir: workDir))/\(runId).json"
+    }
+
+    /// A lease held by this process.
+    public static func mine(runId: String, experimentId: String, artifactURI: String, trackingURI: String) -> RunLease {
+        let pid = getpid()
+        return RunLease(
+            runId: runId, experimentId: experimentId, artifactURI: artifactURI, trackingURI: trackingURI,
+            host: ProcessInfo.processInfo.hostName, bootId: currentBootId(), pid: pid, processStart: processStartTime(pid) ?? 0,
+            createdAt: ISO8601DateFormatter().string(from: Date()))
+    }
+
+    /// Writes the lease (replacing one of an earlier process for the same run).
+    public func write(workDir: String) throws {
+        try FileManager.default.createDirectory(atPath: Self.directory(workDir: workDir), withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        try encoder.encode(self).write(to: URL(fileURLWithPath: Self.path(workDir: workDir, runId: runId)), options: .atomic)
+    }
+
+    /// Gives the lease up (the run has ended).
+    public static func release(workDir: String, runId: String) {
+        try? FileManager.default.removeItem(atPath: path(workDir: workDir, runId: runId))
+    }
+
+    /// Every lease in a work dir; unreadable files are skipped.
+    public static func all(workDir: String) -> [RunLease] {
+        let directory = directory(workDir: workDir)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasSuffix(".json") }.sorted().compactMap {
+            guard let data = FileManager.default.contents(atPath: "\(directory)/\($0)") else { return nil }
+            return try? JSONDecoder().decode(RunLease.self, from: data)
+        }
+    }
+
+    /// Whether the lease is held by a process of another machine (so it cannot be judged here).
+    public var isForeign: Bool {
+        host != ProcessInfo.processInfo.hostName
+    }
+
+    /// Whether the process holding it still runs: same boot, the pid alive, the same start time.
+    public var holderIsAlive: Bool {
+        guard !isForeign else { return true }
+        guard bootId == Self.currentBootId() else { return false }
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let start = Self.processStartTime(pid), Self.processState(pid) != "Z" else { return false }
+        return start == processStart || processStart == 0
+    }
+
+    /// Field 3 of /proc/PID/stat (`R`, `S`, `Z` for a zombie nobody reaped yet, …).
+    static func processState(_ pid: Int32) -> Character? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")")
+        else { return nil }
+        return text[text.index(after: close)...].split(separator: " ").first?.first
+    }
+
+    static func currentBootId() -> String {
+        ((try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Field 22 of /proc/PID/stat: when the process started, in clock ticks after boot.
+    static func processStartTime(_ pid: Int32) -> UInt64? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")")
+        else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // Field 3 (state) is fields[0], so field 22 is fields[19].
+        guard fields.count > 19 else { return nil }
+        return UInt64(fields[19])
+    }
+}

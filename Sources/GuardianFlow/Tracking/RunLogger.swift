@@ -1,0 +1,195 @@
+import Foundation
+import MLflow
+
+/// A run's live logging that loses nothing when MLflow stops answering.
+///
+/// Every batch goes to the run's journal first (written and fsync'ed), and one sender delivers
+/// the journal in order. While the server does not answer, training goes on and batches pile
+/// up in the journal; the sender keeps probing with backoff and, when the server is back, replays
+/// them with their original timestamps and steps, coalesced into as few log-batch requests as
+/// the server's limits allow. A batch the server refuses outright (a 4xx other than 408/429) is
+/// skipped with a notice, so one bad value cannot hold back the rest.
+public final class RunLogger: @unchecked Sendable {
+    public let journal: RunJournal
+    let client: MLflowClient
+    let notice: @Sendable (String) -> Void
+    let lock = NSLock()
+    var sender: Task<Void, Never>?
+    var wake: AsyncStream<Void>.Continuation?
+    var outageStarted: ContinuousClock.Instant?
+    var outageRecords = 0
+    /// Batches the server refused, with why.
+    public private(set) var rejected: [(seq: Int, error: String)] = []
+
+    /// The longest the sender waits between probes of a server that does not answer.
+    public var maxBackoff: Duration = .seconds(5)
+
+    /// - Parameter client: used with a short retry budget; the sender's own backoff rides out longer outages.
+    public init(journal: RunJournal, client: MLflowClient, notice: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.journal = journal
+        self.client = client.with(retry: .interactive)
+        self.notice = notice
+    }
+
+    /// Starts the sender; what the journal holds from an earlier process goes first.
+    public func start() {
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        lock.withLock {
+            wake = continuation
+            sender = Task.detached { [self] in
+                for await _ in stream {
+                    await deliverPending()
+                }
+            }
+        }
+        continuation.yield()
+    }
+
+    /// Journals a batch and has the sender deliver it. Never waits for the server.
+    public func log(metrics: [Metric] = [], params: [KeyValue] = [], tags: [KeyValue] = []) {
+        guard !(metrics.isEmpty && params.isEmpty && tags.isEmpty) else { return }
+        do {
+            try journal.append { .batch(seq: $0, metrics: metrics, params: params, tags: tags) }
+        } catch {
+            // The disk refused: send it now, or say it is lost.
+            notice("Could not write the journal (\(error)); sending without it.")
+            Task { try? await client.logBatch(runId: journal.runId, metrics: metrics, params: params, tags: tags) }
+            return
+        }
+        _ = lock.withLock { wake?.yield() }
+    }
+
+    /// Waits until every journaled batch was delivered, or `timeout` passed.
+    ///
+    /// - Returns: true when the journal has no undelivered batch.
+    public func drain(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if pendingBatches.isEmpty { return true }
+            if ContinuousClock.now >= deadline || Task.isCancelled { return false }
+            _ = lock.withLock { wake?.yield() }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// Stops the sender; what it did not deliver stays in the journal.
+    public func stop() async {
+        let task: Task<Void, Never>? = lock.withLock {
+            wake?.finish()
+            wake = nil
+            return sender
+        }
+        task?.cancel()
+        await task?.value
+    }
+
+    /// Whether the sender is waiting for an unanswering server.
+    public var inOutage: Bool { lock.withLock { outageStarted != nil } }
+
+    /// The undelivered batch records at the head of the journal (a finish or end record stops
+    /// the sender: those are carried out by whoever ends the run).
+    var pendingBatches: [JournalRecord] {
+        Array(journal.pending.prefix { $0.kind == .batch })
+    }
+
+    func deliverPending() async {
+        var backoff: Duration = .milliseconds(250)
+        while !Task.isCancelled {
+            let records = pendingBatches
+            guard let last = records.last else { return }
+            let merged = Self.coalesce(records)
+            do {
+                try await client.logBatch(runId: journal.runId, metrics: merged.metrics, params: merged.params, tags: merged.tags)
+                try? journal.markDelivered(through: last.seq)
+                endOutage(delivered: records.count)
+                backoff = .milliseconds(250)
+            } catch let error where Self.isTransient(error) {
+                if Task.isCancelled { return }
+                beginOutage(error)
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, maxBackoff)
+            } catch {
+                // Refused as a whole: find the record(s) at fault one by one, skip those.
+                await deliverOneByOne(records)
+            }
+        }
+    }
+
+    func deliverOneByOne(_ records: [JournalRecord]) async {
+        for record in records {
+            do {
+                try await client.logBatch(
+                    runId: journal.runId, metrics: record.metrics ?? [], params: record.params ?? [], tags: record.tags ?? [])
+            } catch let error where Self.isTransient(error) {
+                return  // the outage path takes over on the next round
+            } catch {
+                lock.withLock { rejected.append((record.seq, "\(error)")) }
+                notice("MLflow refused journal record \(record.seq) of run \(journal.runId) (\(error)); it is skipped and stays in \(journal.path).")
+            }
+            try? journal.markDelivered(through: record.seq)
+        }
+    }
+
+    func beginOutage(_ error: any Error) {
+        let first: Bool = lock.withLock {
+            guard outageStarted == nil else { return false }
+            outageStarted = .now
+            return true
+        }
+        if first {
+            notice(
+                "MLflow is not answering (\(Self.short(error))); training goes on, and what it logs waits in the journal "
+                    + "\(journal.path) until the server is back.")
+        }
+    }
+
+    func endOutage(delivered: Int) {
+        let started: ContinuousClock.Instant? = lock.withLock {
+            defer { outageStarted = nil }
+            return outageStarted
+        }
+        if let started {
+            let seconds = Int((ContinuousClock.now - started).components.seconds)
+            notice("MLflow answers again after \(seconds) s; \(delivered) journaled batch(es) delivered.")
+        }
+    }
+
+    /// Whether waiting can help: no answer, or 408/429/5xx.
+    static func isTransient(_ error: any Error) -> Bool {
+        switch error as? MLflowError {
+        case .unreachable?: return true
+        case .api(_, let status, _, _)?, .invalidResponse(_, let status, _)?:
+            return RetryPolicy.isRetryable(status: status)
+        case nil: return !(error is CancellationError)
+        default: return false
+        }
+    }
+
+    static func short(_ error: any Error) -> String {
+        if case .unreachable(_, let detail, _)? = error as? MLflowError { return detail }
+        return "\(error)"
+    }
+
+    /// Records merged in order into one batch: metrics all kept (their steps and timestamps
+    /// tell them apart), a param's first value, a tag's last value.
+    static func coalesce(_ records: [JournalRecord]) -> (metrics: [Metric], params: [KeyValue], tags: [KeyValue]) {
+        var metrics: [Metric] = []
+        var params: [KeyValue] = []
+        var seenParams: Set<String> = []
+        var tagIndex: [String: Int] = [:]
+        var tags: [KeyValue] = []
+        for record in records {
+            metrics += record.metrics ?? []
+            for param in record.params ?? [] where seenParams.insert(param.key).inserted { params.append(param) }
+            for tag in record.tags ?? [] {
+                if let i = tagIndex[tag.key] {
+                    tags[i] = tag
+                } else {
+                    tagIndex[tag.key] = tags.count
+                    tags.append(tag)
+                }
+            }
+        }
+        return (metrics, params, tags)
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import MLflow
+
+/// Ends a run from a plan: FINISHED with its artifacts and a model version (``FinishPlan``), or
+/// FAILED/KILLED with the files worth keeping (``EndPlan``). Used by a training that reaches its
+/// end and by `guardianflow sync` for one whose process could not.
+///
+/// Finishing can be repeated: uploads overwrite, and the version of a run that was registered
+/// already is reused rather than registered twice.
+struct RunFinisher: Sendable {
+    let client: MLflowClient
+    let store: any ArtifactStore
+    var progress: @Sendable (String) -> Void = { _ in }
+
+    init(client: MLflowClient, artifactURI: String, settings: Settings, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.client = client
+        // The runner checked the scheme before creating the run.
+        self.store = (try? ArtifactStores.forArtifactURI(artifactURI, client: client, s3: settings.s3Configuration))
+            ?? LocalArtifactStore(root: LocalArtifactStore.path(ofFileURI: artifactURI))
+        self.progress = progress
+    }
+
+    /// Uploads, registers, tags, and ends the run FINISHED.
+    ///
+    /// - Returns: the model version and best.pt's SHA-256.
+    func finish(_ plan: FinishPlan) async throws -> (model: ModelInfo, weightsSHA256: String) {
+        progress("uploading artifacts")
+        let uploaded = try await uploadArtifacts(plan)
+        guard let bestSHA = uploaded["weights/best.pt"] else {
+            throw GuardianFlowError.trainingFailed("Training finished without weights/best.pt in \(plan.saveDir).")
+        }
+        progress("registering the model")
+        var tags = plan.versionTags
+        tags["weights.sha256"] = bestSHA
+        let model = try await ModelRegistry(client: client).register(
+            runId: plan.runId, artifactPath: "weights", modelName: plan.modelName, alias: plan.alias, tags: tags)
+        try await client.logBatch(
+            runId: plan.runId,
+            tags: [
+                KeyValue(key: "weights.sha256", value: bestSHA), KeyValue(key: "guardianflow.model_name", value: model.name),
+                KeyValue(key: "guardianflow.model_version", value: model.version),
+            ])
+        try await client.updateRun(runId: plan.runId, status: .finished, endTime: mlflowTimestamp())
+        return (model, bestSHA)
+    }
+
+    /// Uploads the run's files with their SHA-256 recorded in `guardianflow/manifest.json`.
+    ///
+    /// - Returns: artifact path → SHA-256.
+    func uploadArtifacts(_ plan: FinishPlan) async throws -> [String: String] {
+        var files: [(local: String, path: String)] = []
+        let manager = FileManager.default
+        let weights = (plan.saveDir as NSString).appendingPathComponent("weights")
+        for name in ["best.pt", "last.pt"] where manager.fileExists(atPath: "\(weights)/\(name)") {
+            files.append(("\(weights)/\(name)", "weights/\(name)"))
+        }
+        for name in ["results.csv", "args.yaml"] where manager.fileExists(atPath: "\(plan.saveDir)/\(name)") {
+            files.append(("\(plan.saveDir)/\(name)", name))
+        }
+        let entries = (try? manager.contentsOfDirectory(atPath: plan.saveDir)) ?? []
+        for name in entries.sorted() where ["png", "jpg", "jpeg"].contains((name as NSString).pathExtension.lowercased()) {
+            files.append(("\(plan.saveDir)/\(name)", "plots/\(name)"))
+        }
+        if manager.fileExists(atPath: plan.logFile) { files.append((plan.logFile, "logs/train.log")) }
+
+        let store = self.store
+        let digests = try await withThrowingTaskGroup(of: (String, String, Int64).self) { group in
+            var running = 0
+            var results: [String: (String, Int64)] = [:]
+            for file in files {
+                if running == 4, let (path, sha, size) = try await group.next() {
+                    results[path] = (sha, size)
+                    running -= 1
+                }
+                group.addTask {
+                    let sha = try FileDigest.sha256(ofFile: file.local)
+                    try await store.upload(file: file.local, to: file.path)
+                    return (file.path, sha, Self.fileSize(file.local) ?? 0)
+                }
+                running += 1
+            }
+            for try await (path, sha, size) in group { results[path] = (sha, size) }
+            return results
+        }
+        let manifest = digests.mapValues { ["sha256": $0.0, "size": String($0.1)] }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try encoder.encode(manifest).write(to: URL(fileURLWithPath: plan.manifestFile))
+        try await store.upload(file: plan.manifestFile, to: "guardianflow/manifest.json")
+        return digests.mapValues(\.0)
+    }
+
+    /// Ends a run FAILED or KILLED: its files uploaded where they exist, its tags, its status.
+    /// Best effort for the files; the status is what must land.
+    func end(_ plan: EndPlan) async throws {
+        for (local, path) in plan.uploads.sorted(by: { $0.key < $1.key }) where FileManager.default.fileExists(atPath: local) {
+            try? await store.upload(file: local, to: path)
+        }
+        if !plan.tags.isEmpty { try await client.logBatch(runId: plan.runId, tags: plan.tags) }
+        try await client.updateRun(runId: plan.runId, status: RunStatus(rawValue: plan.status) ?? .failed, endTime: plan.endTime)
+    }
+
+    static func fileSize(_ path: String) -> Int64? {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import GuardianFlow
+
+/// Prints recovery outcomes as a table, or JSON.
+func reportRecovery(_ outcomes: [RunRecovery.Outcome], json: Bool, nothing: String) throws {
+    if json {
+        try Console.json(outcomes)
+        return
+    }
+    if outcomes.isEmpty {
+        Console.out(nothing)
+        return
+    }
+    var table = Table("RUN", "ACTION", "BATCHES", "DETAIL")
+    table.maxCellWidth = 200
+    for outcome in outcomes { table.add(outcome.runId, outcome.action.rawValue, String(outcome.batchesDelivered), outcome.detail) }
+    Console.out(table.render())
+}
+
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Deliver what guardianflow processes that are gone left in their journals.",
+        discussion: """
+            A training logs through a journal in the work dir (<work dir>/journal/<run id>.jsonl). When \
+            MLflow stops answering, training goes on and the journal holds what it logged; the same \
+            process replays it when the server is back. If that process ended first (the server stayed \
+            away past outage_wait_seconds, Ctrl-C, a crash), `sync` delivers the journal in order with \
+            the original timestamps and steps, then does the end it had planned: FINISHED with its \
+            artifacts and the model version (alias candidate), or FAILED/KILLED. Nothing is sent twice.
+
+            Runs whose process is still alive, or that belong to another tracking server, are left alone. \
+            A run left RUNNING with no end planned stays RUNNING: `guardianflow runs reap` ends it.
+            """
+    )
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let settings = try await loadSettings(global)
+        try await runReporting(settings) {
+            let client = try await connect(settings)
+            let outcomes = await RunRecovery(settings: settings, client: client, notice: { Console.err($0) }).recover(reap: false)
+            try reportRecovery(outcomes, json: output.json, nothing: "Nothing to deliver: no journal of a finished process in \(settings.workDir).")
+            if outcomes.contains(where: { $0.action == .skipped && $0.detail.hasPrefix("MLflow did not") }) {
+                throw GuardianFlowError.unavailable("MLflow did not take every journal; run `guardianflow sync` again when it answers.")
+            }
+        }
+    }
+}
+
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs",
+        abstract: "Look after runs that guardianflow processes on this machine left behind.",
+        subcommands: [Reap.self]
+    )
+
+    struct Reap: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "End the runs left RUNNING by guardianflow processes that are gone (KILLED, tagged as reaped).",
+            discussion: """
+                Each training holds a lease in <work dir>/leases/<run id>.json: its pid, the process's start \
+                time and the machine's boot id. A run whose lease holder is gone (killed with SIGKILL, the \
+                machine rebooted) is a zombie: reap delivers its journal, then ends it KILLED with the tags \
+                guardianflow.reaped=true, guardianflow.reaped_at and guardianflow.reaped_by, uploading its \
+                log and last.pt when they are here; it can then be continued with `train --resume RUN_ID`. \
+                `guardianflow train` does the same before it starts.
+                """
+        )
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let settings = try await loadSettings(global)
+            try await runReporting(settings) {
+                let client = try await connect(settings)
+                let outcomes = await RunRecovery(settings: settings, client: client, notice: { Console.err($0) }).recover(reap: true)
+                try reportRecovery(outcomes, json: output.json, nothing: "No run to reap: every lease in \(settings.workDir) is held by a live process.")
+            }
+        }
+    }
+}
