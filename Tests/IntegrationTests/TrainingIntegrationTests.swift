@@ -245,14 +245,15 @@ struct TrainingIntegrationTests {
         #expect(try await client.modelVersion(name: experiment, alias: "candidate")?.runId == runId)
     }
 
-    @Test("guardianflow killed with SIGKILL: its trainer does not outlive it")
+    @Test("guardianflow killed with SIGKILL: its trainer does not outlive it; `runs reap` ends the zombie run KILLED")
     func sigkillTakesTheTrainer() async throws {
         let server = try currentServer()
+        let work = TestEnvironment.temporaryDirectory("sigkill")
         let child = try ChildProcess.spawn(
             ProcessSpec(
                 executable: TestEnvironment.executable,
                 arguments: trainArguments(experiment: "sigkill-\(UUID().uuidString.prefix(6))", epochs: 40, imgsz: 128, extra: ["--arg", "plots=false"]),
-                environment: env(server), stdout: .null, stderr: .pipe, grouping: .newGroup))
+                environment: env(server, work: work), stdout: .null, stderr: .pipe, grouping: .newGroup))
         defer { child.signal(SIGKILL) }
         var lines = ChildProcess.lines(of: child.stderr!).makeAsyncIterator()
         var runId: String?
@@ -262,6 +263,7 @@ struct TrainingIntegrationTests {
         }
         let id = try #require(runId)
         #expect(!Self.processesMentioning(id).isEmpty)
+        #expect(FileManager.default.fileExists(atPath: "\(work)/leases/\(id).json"))
         kill(child.pid, SIGKILL)
         _ = await child.waitForExit()
         var left = Self.processesMentioning(id)
@@ -270,6 +272,31 @@ struct TrainingIntegrationTests {
             left = Self.processesMentioning(id)
         }
         #expect(left.isEmpty, "trainer outlived guardianflow: \(left)")
+        #expect(try await server.client().getRun(id: id).info.status == .running, "a SIGKILL leaves the run RUNNING")
+
+        // The zombie is found by its lease and ended KILLED.
+        let reap = try await CLI.run(["runs", "reap", "--json"], environment: env(server, work: work), timeout: .seconds(120))
+        #expect(reap.exitCode == 0, "\(reap.stderr)")
+        let outcomes = try #require(try JSONSerialization.jsonObject(with: Data(reap.stdout.utf8)) as? [[String: Any]])
+        let mine = try #require(outcomes.first { $0["runId"] as? String == id }, "\(reap.stdout)")
+        #expect(mine["action"] as? String == "reaped")
+        let check = try await Python.json(
+            """
+            import json
+            from mlflow import MlflowClient
+            r = MlflowClient().get_run('\(id)')
+            print(json.dumps({'status': r.info.status, 'tags': r.data.tags, 'end': r.info.end_time}))
+            """, environment: server.pythonEnvironment)
+        let py = try #require(check as? [String: Any])
+        #expect(py["status"] as? String == "KILLED")
+        let tags = try #require(py["tags"] as? [String: String])
+        #expect(tags["guardianflow.reaped"] == "true")
+        #expect(tags["guardianflow.reaped_by"]?.isEmpty == false)
+        #expect(tags["guardianflow.error.message"]?.contains("pid \(child.pid)") == true, "\(tags["guardianflow.error.message"] ?? "-")")
+        #expect(!FileManager.default.fileExists(atPath: "\(work)/leases/\(id).json"))
+        // Nothing left to do: a second reap finds nothing.
+        let again = try await CLI.run(["runs", "reap", "--json"], environment: env(server, work: work), timeout: .seconds(60))
+        #expect(again.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]", "\(again.stdout)")
     }
 
     @Test("resume refuses a FINISHED run and an unknown run with exit 6")

@@ -21,11 +21,13 @@ public final class MLflowTestServer: TestServer {
     ///
     /// - Parameter defaultArtifactRoot: with nil, artifacts are proxied (`--artifacts-destination`);
     ///   otherwise clients write to this root themselves (`--no-serve-artifacts`).
+    ///   - directory, port: given to start a server again where a stopped one was (an outage).
     public static func start(
-        defaultArtifactRoot: String? = nil, extraEnvironment: [String: String] = [:], backendStoreURI: String? = nil
+        defaultArtifactRoot: String? = nil, extraEnvironment: [String: String] = [:], backendStoreURI: String? = nil,
+        directory: String? = nil, port: Int? = nil
     ) async throws -> MLflowTestServer {
-        let directory = TestEnvironment.temporaryDirectory("mlflow-server")
-        let port = TestEnvironment.freePort()
+        let directory = directory ?? TestEnvironment.temporaryDirectory("mlflow-server")
+        let port = port ?? TestEnvironment.freePort()
         let mlflow = (TestEnvironment.python as NSString).deletingLastPathComponent + "/mlflow"
         var arguments = [
             "server", "--backend-store-uri", backendStoreURI ?? "sqlite:///\(directory)/mlflow.db",

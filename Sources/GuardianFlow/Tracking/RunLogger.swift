@@ -103,14 +103,15 @@ public final class RunLogger: @unchecked Sendable {
                 try? journal.markDelivered(through: last.seq)
                 endOutage(delivered: records.count)
                 backoff = .milliseconds(250)
-            } catch let error where Self.isTransient(error) {
+            } catch where Self.isRefusal(error) {
+                // Refused as a whole: find the record(s) at fault one by one, skip those.
+                await deliverOneByOne(records)
+            } catch {
+                // No answer, 5xx, cancelled: nothing is marked delivered; try again (unless stopping).
                 if Task.isCancelled { return }
                 beginOutage(error)
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, maxBackoff)
-            } catch {
-                // Refused as a whole: find the record(s) at fault one by one, skip those.
-                await deliverOneByOne(records)
             }
         }
     }
@@ -120,11 +121,11 @@ public final class RunLogger: @unchecked Sendable {
             do {
                 try await client.logBatch(
                     runId: journal.runId, metrics: record.metrics ?? [], params: record.params ?? [], tags: record.tags ?? [])
-            } catch let error where Self.isTransient(error) {
-                return  // the outage path takes over on the next round
-            } catch {
+            } catch where Self.isRefusal(error) {
                 lock.withLock { rejected.append((record.seq, "\(error)")) }
                 notice("MLflow refused journal record \(record.seq) of run \(journal.runId) (\(error)); it is skipped and stays in \(journal.path).")
+            } catch {
+                return  // the outage path takes over on the next round
             }
             try? journal.markDelivered(through: record.seq)
         }
@@ -154,14 +155,17 @@ public final class RunLogger: @unchecked Sendable {
         }
     }
 
-    /// Whether waiting can help: no answer, or 408/429/5xx.
-    static func isTransient(_ error: any Error) -> Bool {
+    /// Whether the server refused the batch itself (a 4xx other than 408/429, or an argument the
+    /// client cannot send): sending it again cannot help. Anything else (no answer, 5xx, refused
+    /// credentials, a cancelled request) may pass later, so nothing is skipped for it.
+    static func isRefusal(_ error: any Error) -> Bool {
         switch error as? MLflowError {
-        case .unreachable?: return true
-        case .api(_, let status, _, _)?, .invalidResponse(_, let status, _)?:
-            return RetryPolicy.isRetryable(status: status)
-        case nil: return !(error is CancellationError)
-        default: return false
+        case .api(_, let status, _, _)?:
+            return (400..<500).contains(status) && !RetryPolicy.isRetryable(status: status)
+        case .invalidArgument?:
+            return true
+        default:
+            return false
         }
     }
 

@@ -338,6 +338,8 @@ final class TrainingSession: @unchecked Sendable {
         let delivered = await logger.drain(timeout: limit)
         await logger.stop()
         guard delivered else {
+            // No longer this process's to finish: the journal is `guardianflow sync`'s now.
+            RunLease.release(workDir: settings.workDir, runId: run.runId)
             throw GuardianFlowError.unavailable(
                 "MLflow at \(TrackingURI.redact(client.trackingURI.baseURL)) did not answer; the rest of run \(run.runId) "
                     + "(\(journal.pendingCount) journal record(s): metrics, then what \(what) takes) waits in \(journal.path). "
