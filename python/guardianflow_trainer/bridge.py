@@ -24,6 +24,11 @@ Job JSON
     resume   null, or the path of a last.pt to continue with ultralytics' own resume
     args     dict of extra ultralytics train overrides, e.g. {"lr0": 0.01, "plots": false}
 
+Replay (load tests)
+    With GUARDIANFLOW_TRAINER_REPLAY=DIR, a recording made by `python -m guardianflow_trainer.record`
+    is played back instead of a training: same events, paths moved to this job's save dir, files
+    copied there, no torch import. See guardianflow_trainer.replay.
+
 Isolation
     The child never logs to MLflow (or any tracker): MLFLOW_* and ULTRALYTICS_API_KEY are removed
     from the environment, YOLO_OFFLINE=1 and a private YOLO_CONFIG_DIR are set when absent, and
@@ -50,6 +55,11 @@ from pathlib import Path, PurePath
 from typing import Any, Callable
 
 ERROR_KINDS = ("oom", "dataset", "model", "config", "other")
+
+# Set to a recording's directory (python -m guardianflow_trainer.record): the bridge replays it
+# instead of training; see guardianflow_trainer.replay.
+REPLAY_ENV = "GUARDIANFLOW_TRAINER_REPLAY"
+REPLAY_DELAY_ENV = "GUARDIANFLOW_TRAINER_REPLAY_DELAY"
 
 # Ultralytics settings keys that enable an integration / network sync. Only keys the installed
 # version knows are touched (8.4.190 has no `hub` or `neptune` key; unknown keys raise KeyError).
@@ -129,9 +139,12 @@ def _metric_dict(d: Any) -> dict[str, Any]:
 
 
 class EventChannel:
-    """Owns the original stdout; everything else written to fd 1 afterwards goes to stderr."""
+    """Owns the original stdout; everything else written to fd 1 afterwards goes to stderr.
 
-    def __init__(self) -> None:
+    `tee`: a file that also gets every event line, exactly as emitted (the recorder's events.jsonl).
+    """
+
+    def __init__(self, tee: str | os.PathLike | None = None) -> None:
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
@@ -140,14 +153,24 @@ class EventChannel:
         fd = os.dup(1)  # private copy of the original stdout (non-inheritable, close-on-exec)
         os.dup2(2, 1)  # fd 1 -> stderr, for this process and every child it spawns
         self._file = os.fdopen(fd, "w", encoding="ascii", newline="\n", buffering=1)
+        self._tee = open(tee, "w", encoding="ascii", newline="\n", buffering=1) if tee is not None else None
         self._lock = threading.Lock()
 
     def emit(self, event: str, **fields: Any) -> None:
         line = json.dumps(json_safe({"event": event, **fields}), allow_nan=False, ensure_ascii=True,
                           separators=(",", ":"))
         with self._lock:
+            if self._tee is not None:
+                self._tee.write(line + "\n")
+                self._tee.flush()
             self._file.write(line + "\n")
             self._file.flush()
+
+    def close_tee(self) -> None:
+        with self._lock:
+            if self._tee is not None:
+                self._tee.close()
+                self._tee = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -563,8 +586,10 @@ def run_job(job: dict[str, Any], events: EventChannel, set_phase: Callable[[str]
     run.finished(model.trainer)
 
 
-def main(argv: list[str] | None = None) -> int:
-    events = EventChannel()  # first: claim the original stdout before anything can print
+def main(argv: list[str] | None = None, events: EventChannel | None = None) -> int:
+    """`events`: a channel the caller made (the recorder's, with a tee); by default a new one."""
+    if events is None:
+        events = EventChannel()  # first: claim the original stdout before anything can print
     parser = argparse.ArgumentParser(prog="python -m guardianflow_trainer", description=__doc__.split("\n")[0])
     parser.add_argument("--job", required=True, help="job JSON file, or '-' for stdin")
     ns = parser.parse_args(argv)  # usage errors go to stderr (fd 2), exit 2
@@ -577,6 +602,13 @@ def main(argv: list[str] | None = None) -> int:
     die_with_parent()
     try:
         job = load_job(ns.job)
+        replay_dir = os.environ.get(REPLAY_ENV)
+        if replay_dir:
+            # Load tests: play a recorded training back instead of training (no torch import).
+            set_phase("replay")
+            from guardianflow_trainer import replay
+
+            return replay.replay(job, events, replay_dir)
         set_phase("env")
         prepare_environment()
         configure_ultralytics()

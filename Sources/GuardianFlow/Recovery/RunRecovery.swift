@@ -36,6 +36,8 @@ public struct RunRecovery: Sendable {
         public var action: Action
         public var batchesDelivered: Int
         public var detail: String
+        /// How long delivering its journal took.
+        public var seconds: Double = 0
     }
 
     /// Delivers the journals of dead processes and, with `reap`, ends their RUNNING runs KILLED.
@@ -52,6 +54,13 @@ public struct RunRecovery: Sendable {
     }
 
     func recover(runId: String, lease: RunLease?, reap: Bool) async -> Outcome? {
+        var timing = 0.0
+        var outcome = await recover(runId: runId, lease: lease, reap: reap, deliverySeconds: &timing)
+        outcome?.seconds = timing
+        return outcome
+    }
+
+    func recover(runId: String, lease: RunLease?, reap: Bool, deliverySeconds: inout Double) async -> Outcome? {
         let here = TrackingURI.redact(client.trackingURI.baseURL)
         if let lease {
             if lease.isForeign {
@@ -78,10 +87,14 @@ public struct RunRecovery: Sendable {
         // 1. The batches, in order.
         let before = journal.pendingCount
         let logger = RunLogger(journal: journal, client: client, notice: notice)
+        let clock = ContinuousClock()
+        let started = clock.now
         logger.start()
         let delivered = await logger.drain(timeout: patience)
+        let elapsed = clock.now - started
         await logger.stop()
         let batches = before - journal.pendingCount
+        deliverySeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         guard delivered else {
             return Outcome(
                 runId: runId, action: .skipped, batchesDelivered: batches,

@@ -21,6 +21,9 @@ public final class RunLogger: @unchecked Sendable {
     /// Batches the server refused, with why.
     public private(set) var rejected: [(seq: Int, error: String)] = []
 
+    /// Log-batch requests in flight at once when a replay splits into several.
+    static let concurrency = 3
+
     /// The longest the sender waits between probes of a server that does not answer.
     public var maxBackoff: Duration = .seconds(5)
 
@@ -68,7 +71,7 @@ public final class RunLogger: @unchecked Sendable {
             if pendingBatches.isEmpty { return true }
             if ContinuousClock.now >= deadline || Task.isCancelled { return false }
             _ = lock.withLock { wake?.yield() }
-            try? await Task.sleep(for: .milliseconds(50))
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 
@@ -99,7 +102,8 @@ public final class RunLogger: @unchecked Sendable {
             guard let last = records.last else { return }
             let merged = Self.coalesce(records)
             do {
-                try await client.logBatch(runId: journal.runId, metrics: merged.metrics, params: merged.params, tags: merged.tags)
+                try await client.logBatch(
+                    runId: journal.runId, metrics: merged.metrics, params: merged.params, tags: merged.tags, concurrency: Self.concurrency)
                 try? journal.markDelivered(through: last.seq)
                 endOutage(delivered: records.count)
                 backoff = .milliseconds(250)

@@ -83,11 +83,14 @@ extension MLflowClient {
     /// Logs any number of metrics, params and tags, in as many requests as the server's limits
     /// need, in order. Non-finite metric values are dropped; keys are made valid; long values
     /// are truncated (see ``LogBatchPlanner``).
+    ///
+    /// - Parameter concurrency: how many of the requests it splits into may be in flight at once
+    ///   (a replay of many metrics); 1 sends them in order.
     public func logBatch(
-        runId: String, metrics: [Metric] = [], params: [KeyValue] = [], tags: [KeyValue] = []
+        runId: String, metrics: [Metric] = [], params: [KeyValue] = [], tags: [KeyValue] = [], concurrency: Int = 1
     ) async throws {
         let batches = LogBatchPlanner(limits: batchLimits).plan(metrics: metrics, params: params, tags: tags)
-        for batch in batches {
+        @Sendable func send(_ batch: LogBatch) async throws {
             try await call(
                 "POST", "runs/log-batch",
                 body: [
@@ -96,6 +99,22 @@ extension MLflowClient {
                     "params": .array(batch.params.map(\.json)),
                     "tags": .array(batch.tags.map(\.json)),
                 ], as: Empty.self)
+        }
+        guard concurrency > 1, batches.count > 1 else {
+            for batch in batches { try await send(batch) }
+            return
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var running = 0
+            for batch in batches {
+                if running == concurrency {
+                    try await group.next()
+                    running -= 1
+                }
+                group.addTask { try await send(batch) }
+                running += 1
+            }
+            try await group.waitForAll()
         }
     }
 
