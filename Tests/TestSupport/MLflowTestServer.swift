@@ -24,14 +24,14 @@ public final class MLflowTestServer: TestServer {
     ///   - directory, port: given to start a server again where a stopped one was (an outage).
     public static func start(
         defaultArtifactRoot: String? = nil, extraEnvironment: [String: String] = [:], backendStoreURI: String? = nil,
-        directory: String? = nil, port: Int? = nil
+        directory: String? = nil, port: Int? = nil, workers: Int = 1
     ) async throws -> MLflowTestServer {
         let directory = directory ?? TestEnvironment.temporaryDirectory("mlflow-server")
         let port = port ?? TestEnvironment.freePort()
         let mlflow = (TestEnvironment.python as NSString).deletingLastPathComponent + "/mlflow"
         var arguments = [
             "server", "--backend-store-uri", backendStoreURI ?? "sqlite:///\(directory)/mlflow.db",
-            "--host", "127.0.0.1", "--port", String(port), "--workers", "1",
+            "--host", "127.0.0.1", "--port", String(port), "--workers", String(workers),
         ]
         if let root = defaultArtifactRoot {
             arguments += ["--default-artifact-root", root, "--no-serve-artifacts"]

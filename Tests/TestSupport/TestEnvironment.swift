@@ -123,6 +123,7 @@ public enum CLI {
 public enum Python {
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     /// Runs `code` and returns its stdout; throws with stderr when it fails.
