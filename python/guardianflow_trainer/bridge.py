@@ -451,6 +451,15 @@ def _disable_runtime_downloads() -> None:
             pass
         return None
 
+    # Every module that imported check_font by name (data/utils.py calls it for every dataset)
+    # gets the local-only one, so no HEAD request to GitHub is ever made.
+    import ultralytics.utils.checks as checks
+
+    original_check_font = checks.check_font
+    checks.check_font = check_font_local
+    for name, mod in list(sys.modules.items()):
+        if name.startswith("ultralytics") and getattr(mod, "check_font", None) is original_check_font:
+            mod.check_font = check_font_local
     plotting.check_font = check_font_local
 
 

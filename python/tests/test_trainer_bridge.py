@@ -223,3 +223,26 @@ def test_device_uuid_cpu_and_errors():
 
     assert _device_uuid(torch.device("cpu")) is None
     assert _device_uuid("not a device") is None  # never raises
+
+
+def test_no_font_probe_reaches_the_network(monkeypatch, tmp_path):
+    """ultralytics' check_font (called for every dataset) would HEAD github.com for Arial.ttf."""
+    import subprocess
+    import sys
+
+    code = """
+import requests, sys
+def refuse(*a, **k):
+    raise SystemExit('network: requests.' + str(a[:1]))
+requests.head = refuse
+requests.get = refuse
+from guardianflow_trainer import bridge
+bridge._disable_runtime_downloads()
+import ultralytics.data.utils as du
+import ultralytics.utils.checks as checks
+assert du.check_font is checks.check_font, 'data/utils still holds the original'
+print(du.check_font('Arial.ttf'), du.check_font('Arial.Unicode.ttf'))
+"""
+    env = dict(os.environ, YOLO_CONFIG_DIR=str(tmp_path), YOLO_OFFLINE="1")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -149,6 +149,12 @@ public struct ConfigLoader: Sendable {
                     "\(origin(.httpRetrySeconds)) is '\(value)'; it must be a number of seconds from 0 to 3600.")
             }
         }
+        if let value = settings[.httpTimeoutSeconds] {
+            guard let seconds = Double(value), seconds >= 0.1, seconds <= 3600 else {
+                throw GuardianFlowError.invalidInput(
+                    "\(origin(.httpTimeoutSeconds)) is '\(value)'; it must be a number of seconds from 0.1 to 3600.")
+            }
+        }
         if let value = settings[.outageWaitSeconds] {
             guard let seconds = Double(value), seconds >= 0, seconds <= 86400 else {
                 throw GuardianFlowError.invalidInput(

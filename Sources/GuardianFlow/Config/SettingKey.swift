@@ -20,6 +20,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Codable {
     case systemMetricsInterval = "system_metrics_interval"
     case nvmlLibrary = "nvml_library"
     case outageWaitSeconds = "outage_wait_seconds"
+    case httpTimeoutSeconds = "http_timeout_seconds"
 
     /// Environment variables that set it, the first one winning.
     public var environmentNames: [String] {
@@ -40,6 +41,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Codable {
         case .systemMetricsInterval: ["GUARDIANFLOW_SYSTEM_METRICS_INTERVAL"]
         case .nvmlLibrary: ["GUARDIANFLOW_NVML_LIBRARY"]
         case .outageWaitSeconds: ["GUARDIANFLOW_OUTAGE_WAIT_SECONDS"]
+        case .httpTimeoutSeconds: ["GUARDIANFLOW_HTTP_TIMEOUT_SECONDS"]
         }
     }
 
@@ -62,6 +64,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Codable {
         case .systemMetricsInterval: "10"
         case .nvmlLibrary: NVML.defaultLibrary
         case .outageWaitSeconds: "300"
+        case .httpTimeoutSeconds: "30"
         default: nil
         }
     }
@@ -84,6 +87,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Codable {
         case .httpRetrySeconds: "how long a command retries an unanswering server"
         case .systemMetricsInterval: "seconds between system/GPU metric samples during training; 0 turns them off"
         case .nvmlLibrary: "NVIDIA's management library, opened at run time for GPU metrics"
+        case .httpTimeoutSeconds: "how long one request to the tracking server may take"
         case .outageWaitSeconds: "how long a finished training waits for an unanswering MLflow before leaving the rest to `guardianflow sync`"
         }
     }

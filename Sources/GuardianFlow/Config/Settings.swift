@@ -72,6 +72,7 @@ public struct Settings: Sendable {
     public var workDir: String { self[.workDir] ?? ConfigLoader.defaultWorkDir(home: NSHomeDirectory()) }
     public var insecureTLS: Bool { (try? ConfigLoader.parseBool(self[.trackingInsecureTLS] ?? "false", key: .trackingInsecureTLS)) ?? false }
     public var serverPort: Int { Int(self[.serverPort] ?? "5000") ?? 5000 }
+    public var httpTimeout: Duration { .milliseconds(Int64((Double(self[.httpTimeoutSeconds] ?? "30") ?? 30) * 1000)) }
     public var httpRetrySeconds: Double { Double(self[.httpRetrySeconds] ?? "3") ?? 3 }
     /// Seconds between system metric samples; nil when they are off (0).
     public var systemMetricsInterval: Duration? {

@@ -27,7 +27,9 @@ public struct TrackingConnector: Sendable {
             let auth = MLflowAuth.resolve(
                 username: settings[.trackingUsername], password: settings[.trackingPassword],
                 token: settings[.trackingToken], uriCredentials: parsed.credentials.map { ($0.username, $0.password) })
-            return try MLflowClient(trackingURI: uri, auth: auth, insecureTLS: settings.insecureTLS, retry: policy)
+            var client = try MLflowClient(trackingURI: uri, auth: auth, insecureTLS: settings.insecureTLS, retry: policy)
+            client.requestTimeout = settings.httpTimeout
+            return client
         } catch let error as MLflowError {
             throw GuardianFlowError.invalidInput(error.description)
         }

@@ -77,8 +77,14 @@ public struct TrainingRunner: Sendable {
         let connector = TrackingConnector(settings: settings, notice: notice)
         let client = try await connector.connect()
         await Self.recoverDeadRuns(settings: settings, client: client, notice: notice)
+        // Refuse an artifact store we cannot write (wrong S3 credentials: exit 77) before anything
+        // is created: a new experiment's artifacts land beside the Default experiment's.
+        if try await client.getExperiment(named: experimentName) == nil,
+            let defaultLocation = try? await client.getExperiment(id: "0").artifactLocation, defaultLocation.hasPrefix("s3://")
+        {
+            try await ArtifactStores.forArtifactURI(FilePaths.parent(defaultLocation), client: client, s3: settings.s3Configuration).preflight()
+        }
         let experiment = try await client.getOrCreateExperiment(named: experimentName)
-        // Refuse an artifact store we cannot write (wrong S3 credentials: exit 77) before the run exists.
         try await ArtifactStores.forArtifactURI(experiment.artifactLocation, client: client, s3: settings.s3Configuration).preflight()
 
         let runName = options.runName ?? Self.defaultRunName(modelArch: modelArch)
