@@ -21,9 +21,6 @@ public final class RunLogger: @unchecked Sendable {
     /// Batches the server refused, with why.
     public private(set) var rejected: [(seq: Int, error: String)] = []
 
-    /// Log-batch requests in flight at once when a replay splits into several.
-    static let concurrency = 3
-
     /// The longest the sender waits between probes of a server that does not answer.
     public var maxBackoff: Duration = .seconds(5)
 
@@ -97,15 +94,19 @@ public final class RunLogger: @unchecked Sendable {
 
     func deliverPending() async {
         var backoff: Duration = .milliseconds(250)
+        var delivered = 0
         while !Task.isCancelled {
-            let records = pendingBatches
-            guard let last = records.last else { return }
+            // The next group of whole records that fits one log-batch request: once MLflow has
+            // taken it, it is marked delivered, so a failure later never sends it again.
+            guard let records = Self.nextGroup(pendingBatches), let last = records.last else {
+                if delivered > 0 { endOutage(delivered: delivered) }
+                return
+            }
             let merged = Self.coalesce(records)
             do {
-                try await client.logBatch(
-                    runId: journal.runId, metrics: merged.metrics, params: merged.params, tags: merged.tags, concurrency: Self.concurrency)
+                try await client.logBatch(runId: journal.runId, metrics: merged.metrics, params: merged.params, tags: merged.tags)
                 try? journal.markDelivered(through: last.seq)
-                endOutage(delivered: records.count)
+                delivered += records.count
                 backoff = .milliseconds(250)
             } catch where Self.isRefusal(error) {
                 // Refused as a whole: find the record(s) at fault one by one, skip those.
@@ -118,6 +119,25 @@ public final class RunLogger: @unchecked Sendable {
                 backoff = min(backoff * 2, maxBackoff)
             }
         }
+    }
+
+    /// The longest prefix of `records` whose metrics, params and tags fit one log-batch request
+    /// (MLflow's limits: 1000 metrics, 100 params, 100 tags); at least one record.
+    static func nextGroup(_ records: [JournalRecord]) -> [JournalRecord]? {
+        guard let first = records.first else { return nil }
+        let limits = LogBatchLimits()
+        var metrics = 0
+        var params = 0
+        var tags = 0
+        var count = 0
+        for record in records {
+            metrics += record.metrics?.count ?? 0
+            params += record.params?.count ?? 0
+            tags += record.tags?.count ?? 0
+            if count > 0, metrics > limits.maxMetrics || params > limits.maxParams || tags > limits.maxTags { break }
+            count += 1
+        }
+        return count == 0 ? [first] : Array(records.prefix(count))
     }
 
     func deliverOneByOne(_ records: [JournalRecord]) async {
