@@ -95,8 +95,10 @@ logging needs {statistics.median(flush):.0f} ms to flush the same {EPOCHS * KEYS
 
 - guardianflow: a journal of {EPOCHS} batch records ({KEYS} metrics each, their own steps and timestamps) left in a
   work dir for a RUNNING run with no live process; `guardianflow sync --json` delivers it, coalesced into
-  log-batch requests of up to 1000 metrics, 3 in flight. The server's own time for one log-batch of 1000 metrics is
-  ~55-60 ms here, so 6000 points cost the server ~350 ms whoever sends them. MLflow: `mlflow.log_metrics(..., step=e, synchronous=False)` per epoch
+  log-batch requests of up to 1000 metrics (whole records each, marked delivered as each is taken). The server's own time for one log-batch of 1000 metrics is
+  ~55-60 ms here, plus a ~220 ms pause in about one request in six (the server's, also with its SQLite on tmpfs, so
+  not fsync), so 6000 points cost the server ~330-550 ms whoever sends them: six such requests sent from a warm
+  Python `requests` session took 326-548 ms, and 2 or 3 in flight at once did not go faster. MLflow: `mlflow.log_metrics(..., step=e, synchronous=False)` per epoch
   in a warm interpreter, then `mlflow.flush_async_logging()`.
 - Every run was read back with the Python client afterwards: {KEYS} histories of {EPOCHS} points, steps 1..{EPOCHS}
   each once.
