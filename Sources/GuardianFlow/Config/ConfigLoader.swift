@@ -143,31 +143,10 @@ public struct ConfigLoader: Sendable {
                     "\(origin(.serverPort)) is '\(value)'; it must be a port number between 1 and 65535.")
             }
         }
-        if let value = settings[.httpRetrySeconds] {
-            guard let seconds = Double(value), seconds >= 0, seconds <= 3600 else {
-                throw GuardianFlowError.invalidInput(
-                    "\(origin(.httpRetrySeconds)) is '\(value)'; it must be a number of seconds from 0 to 3600.")
-            }
-        }
-        if let value = settings[.httpTimeoutSeconds] {
-            guard let seconds = Double(value), seconds >= 0.1, seconds <= 3600 else {
-                throw GuardianFlowError.invalidInput(
-                    "\(origin(.httpTimeoutSeconds)) is '\(value)'; it must be a number of seconds from 0.1 to 3600.")
-            }
-        }
-        if let value = settings[.outageWaitSeconds] {
-            guard let seconds = Double(value), seconds >= 0, seconds <= 86400 else {
-                throw GuardianFlowError.invalidInput(
-                    "\(origin(.outageWaitSeconds)) is '\(value)'; it must be a number of seconds from 0 to 86400.")
-            }
-        }
-        if let value = settings[.systemMetricsInterval] {
-            guard let seconds = Double(value), seconds == 0 || (seconds >= 0.1 && seconds <= 3600) else {
-                throw GuardianFlowError.invalidInput(
-                    "\(origin(.systemMetricsInterval)) is '\(value)'; it must be seconds from 0.1 to 3600, or 0 to turn "
-                        + "system metrics off.")
-            }
-        }
+        try checkSeconds(settings, .httpRetrySeconds, 0...3600, origin: origin)
+        try checkSeconds(settings, .httpTimeoutSeconds, 0.1...3600, origin: origin)
+        try checkSeconds(settings, .outageWaitSeconds, 0...86400, origin: origin)
+        try checkSeconds(settings, .systemMetricsInterval, 0.1...3600, allowZero: true, origin: origin)
         if let uri = settings[.trackingURI] {
             let lower = uri.lowercased()
             guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
@@ -186,6 +165,21 @@ public struct ConfigLoader: Sendable {
     }
 
     /// Reads a boolean as MLflow does: `true/false/1/0`, any case; anything else is an error.
+    /// A setting that is a number of seconds within `range` (or 0, when that turns it off).
+    func checkSeconds(
+        _ settings: Settings, _ key: SettingKey, _ range: ClosedRange<Double>, allowZero: Bool = false, origin: (SettingKey) -> String
+    ) throws {
+        guard let value = settings[key] else { return }
+        if let seconds = Double(value), range.contains(seconds) || (allowZero && seconds == 0) { return }
+        let bounds = "\(Self.format(range.lowerBound)) to \(Self.format(range.upperBound))"
+        throw GuardianFlowError.invalidInput(
+            "\(origin(key)) is '\(value)'; it must be a number of seconds from \(bounds)\(allowZero ? ", or 0 to turn it off" : "").")
+    }
+
+    static func format(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+
     public static func parseBool(_ value: String, key: SettingKey, origin: String? = nil) throws -> Bool {
         switch value.lowercased() {
         case "true", "1": return true

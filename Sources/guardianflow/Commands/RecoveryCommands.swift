@@ -2,6 +2,19 @@ import ArgumentParser
 import Foundation
 import GuardianFlow
 
+/// Runs a recovery (`sync`, `runs reap`) and prints its outcomes as a table, or JSON.
+func recover(_ global: GlobalOptions, _ output: OutputOptions, reap: Bool, nothing: (Settings) -> String) async throws {
+    let settings = try await loadSettings(global)
+    try await runReporting(settings) {
+        let client = try await connect(settings)
+        let outcomes = await RunRecovery(settings: settings, client: client, notice: { Console.err($0) }).recover(reap: reap)
+        try reportRecovery(outcomes, json: output.json, nothing: nothing(settings))
+        if outcomes.contains(where: { $0.action == .skipped && $0.detail.hasPrefix("MLflow did not") }) {
+            throw GuardianFlowError.unavailable("MLflow did not take every journal; run this again when it answers.")
+        }
+    }
+}
+
 /// Prints recovery outcomes as a table, or JSON.
 func reportRecovery(_ outcomes: [RunRecovery.Outcome], json: Bool, nothing: String) throws {
     if json {
@@ -38,15 +51,7 @@ struct SyncCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let settings = try await loadSettings(global)
-        try await runReporting(settings) {
-            let client = try await connect(settings)
-            let outcomes = await RunRecovery(settings: settings, client: client, notice: { Console.err($0) }).recover(reap: false)
-            try reportRecovery(outcomes, json: output.json, nothing: "Nothing to deliver: no journal of a finished process in \(settings.workDir).")
-            if outcomes.contains(where: { $0.action == .skipped && $0.detail.hasPrefix("MLflow did not") }) {
-                throw GuardianFlowError.unavailable("MLflow did not take every journal; run `guardianflow sync` again when it answers.")
-            }
-        }
+        try await recover(global, output, reap: false) { "Nothing to deliver: no journal of a finished process in \($0.workDir)." }
     }
 }
 
@@ -73,12 +78,7 @@ struct RunsCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let settings = try await loadSettings(global)
-            try await runReporting(settings) {
-                let client = try await connect(settings)
-                let outcomes = await RunRecovery(settings: settings, client: client, notice: { Console.err($0) }).recover(reap: true)
-                try reportRecovery(outcomes, json: output.json, nothing: "No run to reap: every lease in \(settings.workDir) is held by a live process.")
-            }
+            try await recover(global, output, reap: true) { "No run to reap: every lease in \($0.workDir) is held by a live process." }
         }
     }
 }
