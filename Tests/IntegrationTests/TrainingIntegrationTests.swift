@@ -274,6 +274,17 @@ struct TrainingIntegrationTests {
         #expect(left.isEmpty, "trainer outlived guardianflow: \(left)")
         #expect(try await server.client().getRun(id: id).info.status == .running, "a SIGKILL leaves the run RUNNING")
 
+        // doctor points at it.
+        func leftovers() async throws -> [String: Any] {
+            let doctor = try await CLI.run(["doctor", "--json"], environment: env(server, work: work), timeout: .seconds(120))
+            let checks = try #require(try JSONSerialization.jsonObject(with: Data(doctor.stdout.utf8)) as? [[String: Any]], "\(doctor.stderr)")
+            return try #require(checks.first { $0["name"] as? String == "journals, leases" })
+        }
+        let before = try await leftovers()
+        #expect(before["outcome"] as? String == "warning")
+        #expect((before["detail"] as? String)?.contains(id) == true, "\(before)")
+        #expect((before["fix"] as? String)?.contains("guardianflow runs reap") == true)
+
         // The zombie is found by its lease and ended KILLED.
         let reap = try await CLI.run(["runs", "reap", "--json"], environment: env(server, work: work), timeout: .seconds(120))
         #expect(reap.exitCode == 0, "\(reap.stderr)")
@@ -294,6 +305,7 @@ struct TrainingIntegrationTests {
         #expect(tags["guardianflow.reaped_by"]?.isEmpty == false)
         #expect(tags["guardianflow.error.message"]?.contains("pid \(child.pid)") == true, "\(tags["guardianflow.error.message"] ?? "-")")
         #expect(!FileManager.default.fileExists(atPath: "\(work)/leases/\(id).json"))
+        #expect(try await leftovers()["outcome"] as? String == "ok")
         // Nothing left to do: a second reap finds nothing.
         let again = try await CLI.run(["runs", "reap", "--json"], environment: env(server, work: work), timeout: .seconds(60))
         #expect(again.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]", "\(again.stdout)")

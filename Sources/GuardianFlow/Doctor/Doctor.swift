@@ -56,7 +56,28 @@ public struct Doctor: Sendable {
         checks.append(await s3Check())
         checks.append(await pythonCheck())
         checks.append(nvmlCheck())
+        checks.append(leftoversCheck())
         return checks
+    }
+
+    /// What dead guardianflow processes left in the work dir: journals waiting for delivery,
+    /// runs whose holder is gone.
+    func leftoversCheck() -> DoctorCheck {
+        let workDir = settings.workDir
+        let leases = RunLease.all(workDir: workDir)
+        let live = Set(leases.filter(\.holderIsAlive).map(\.runId))
+        let zombies = leases.filter { !$0.holderIsAlive }.map(\.runId)
+        let journals = RunJournal.runIds(workDir: workDir).filter { !live.contains($0) }
+        if zombies.isEmpty && journals.isEmpty {
+            let running = live.isEmpty ? "no training running" : "\(live.count) training(s) running"
+            return DoctorCheck(name: "journals, leases", outcome: .ok, detail: "nothing left behind; \(running)", required: false)
+        }
+        var parts: [String] = []
+        if !journals.isEmpty { parts.append("\(journals.count) journal(s) not delivered (\(journals.prefix(3).joined(separator: ", ")))") }
+        if !zombies.isEmpty { parts.append("\(zombies.count) run(s) whose guardianflow process is gone (\(zombies.prefix(3).joined(separator: ", ")))") }
+        return DoctorCheck(
+            name: "journals, leases", outcome: .warning, detail: parts.joined(separator: "; ") + " in \(workDir)",
+            fix: "guardianflow sync delivers the journals; guardianflow runs reap also ends the runs left RUNNING", required: false)
     }
 
     func configCheck() -> DoctorCheck {
