@@ -59,6 +59,7 @@ struct BadInputCatalogueTests {
         "nonames.yaml": "path: \(TestEnvironment.repoRoot)/examples/ppe-sample\ntrain: images/train\nval: images/val\n",
         "missingdir.yaml": "path: /nonexistent/ds\ntrain: images/train\nval: images/val\nnames: {0: a}\n",
         "notrain.yaml": "path: \(TestEnvironment.repoRoot)/examples/ppe-sample\nval: images/val\nnames: {0: a}\n",
+        "a-file": "not a folder\n",
     ]
 
     static let cases: [Case] = [
@@ -116,6 +117,8 @@ struct BadInputCatalogueTests {
              exitCode: 65, message: "outage_wait_seconds"),
         Case(name: "GUARDIANFLOW_HTTP_TIMEOUT_SECONDS zero", arguments: ["list", "models"], environment: ["GUARDIANFLOW_HTTP_TIMEOUT_SECONDS": "0"],
              exitCode: 65, message: "http_timeout_seconds"),
+        Case(name: "a work dir that cannot be written", arguments: train(), environment: ["GUARDIANFLOW_WORK_DIR": "@tmp/a-file/work"],
+             exitCode: 65, message: "is not writable"),
         Case(name: "GUARDIANFLOW_NVML_LIBRARY missing, a GPU asked for", arguments: ["system-metrics", "--device", "0"],
              environment: ["GUARDIANFLOW_NVML_LIBRARY": "/nonexistent/libnvidia-ml.so.1"], exitCode: 69, message: "GUARDIANFLOW_NVML_LIBRARY"),
         // Server answers
@@ -199,7 +202,7 @@ struct BadInputCatalogueTests {
             s3Server = started
             environment["MLFLOW_TRACKING_URI"] = started.uri
         }
-        for (key, value) in badCase.environment { environment[key] = value }
+        for (key, value) in badCase.environment { environment[key] = value.replacingOccurrences(of: "@tmp", with: tmp) }
         defer {
             if let fake { Task { await fake.shutdown() } }
         }

@@ -74,6 +74,7 @@ public struct TrainingRunner: Sendable {
                 "No Python at \(python.python) to run ultralytics. Run scripts/setup, or set GUARDIANFLOW_PYTHON.")
         }
 
+        try Self.checkWorkDir(settings.workDir)
         let connector = TrackingConnector(settings: settings, notice: notice)
         let client = try await connector.connect()
         await Self.recoverDeadRuns(settings: settings, client: client, notice: notice)
@@ -98,10 +99,17 @@ public struct TrainingRunner: Sendable {
             device: options.device, project: (settings.workDir as NSString).appendingPathComponent("runs"),
             name: info.runId, workers: options.workers, seed: options.seed,
             args: Self.extraArguments(options))
-        let session = try TrainingSession(
-            client: client.with(retry: .patient), settings: settings, python: python, launcher: launcher,
-            control: control, onProgress: onProgress, notice: notice, run: info, experimentName: experimentName,
-            options: options, dataset: dataset, modelArch: modelArch, saveDir: saveDir, resuming: false)
+        let session: TrainingSession
+        do {
+            session = try TrainingSession(
+                client: client.with(retry: .patient), settings: settings, python: python, launcher: launcher,
+                control: control, onProgress: onProgress, notice: notice, run: info, experimentName: experimentName,
+                options: options, dataset: dataset, modelArch: modelArch, saveDir: saveDir, resuming: false)
+        } catch {
+            // No journal, no lease: end the run here rather than leave it RUNNING.
+            _ = try? await client.updateRun(runId: info.runId, status: .failed, endTime: mlflowTimestamp())
+            throw GuardianFlowError.invalidInput("The work dir \(settings.workDir) cannot hold the run's journal: \(error)")
+        }
         return try await session.execute(job)
     }
 
@@ -156,6 +164,7 @@ public struct TrainingRunner: Sendable {
             imgsz: Int(run.params["imgsz"] ?? "") ?? options.imgsz, device: options.device ?? run.params["device"].flatMap { $0 == "None" ? nil : $0 },
             project: (settings.workDir as NSString).appendingPathComponent("runs"), name: runId, workers: options.workers,
             resume: lastPt)
+        try Self.checkWorkDir(settings.workDir)
         try await client.updateRun(runId: runId, status: .running)
         try await client.setTag(runId: runId, key: "guardianflow.resumed_at", value: ISO8601DateFormatter().string(from: Date()))
         let session = try TrainingSession(
@@ -164,6 +173,24 @@ public struct TrainingRunner: Sendable {
             options: options, dataset: dataset, modelArch: arch, saveDir: saveDir, resuming: true,
             loggedParams: Set(run.params.keys))
         return try await session.execute(job)
+    }
+
+    /// The work dir must take the run's journal and lease before the run exists.
+    static func checkWorkDir(_ workDir: String) throws {
+        for directory in [RunJournal.directory(workDir: workDir), RunLease.directory(workDir: workDir)] {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw GuardianFlowError.invalidInput(
+                    "The work dir \(workDir) is not writable (\(directory): \(error.localizedDescription)). "
+                        + "Set GUARDIANFLOW_WORK_DIR (or --work-dir) to a folder guardianflow may write.")
+            }
+            guard access(directory, W_OK) == 0 else {
+                throw GuardianFlowError.invalidInput(
+                    "The work dir \(workDir) is not writable (\(directory)). Set GUARDIANFLOW_WORK_DIR (or --work-dir) to a folder "
+                        + "guardianflow may write.")
+            }
+        }
     }
 
     /// What earlier guardianflow processes on this machine left undone: their journals are

@@ -273,11 +273,17 @@ final class TrainingSession: @unchecked Sendable {
     func finish(_ finished: TrainerEvent.Finished) async throws -> TrainingResult {
         do {
             return try await uncancelledThrowing { try await self.finishUnprotected(finished) }
-        } catch let error as GuardianFlowError where error.exitCode == GuardianFlowError.unavailable("").exitCode {
-            // MLflow went away while finishing: the plan stays in the journal for `guardianflow sync`.
-            throw error
         } catch {
             let wrapped = GuardianFlowError.wrap(error)
+            if wrapped.exitCode == 69, journal.pending.contains(where: { $0.kind == .finish }) {
+                // MLflow or the artifact store went away while finishing: the plan stays in the
+                // journal, and `guardianflow sync` finishes the run (FINISHED, registered) later.
+                RunLease.release(workDir: settings.workDir, runId: run.runId)
+                if case .unavailable = wrapped { throw wrapped }
+                throw GuardianFlowError.unavailable(
+                    "\(wrapped.description)\nRun \(run.runId) is trained; finishing it (artifacts, model version) waits in "
+                        + "\(journal.path). When the server answers, run `guardianflow sync`.")
+            }
             await uncancelled {
                 // The finish plan failed for good: skip it, so that the end below is what sync would do.
                 if let plan = self.journal.pending.first(where: { $0.kind == .finish }) { try? self.journal.markDelivered(through: plan.seq) }
