@@ -124,19 +124,37 @@ struct OutageTests {
         return [started] + epochs + [finished]
     }
 
-    @Test("MLflow gone for longer than the outage wait: exit 69 naming the journal and sync; `guardianflow sync` then finishes the run")
-    func syncAfterTheProcessGaveUp() async throws {
+    enum GiveUp: String, Sendable, CaseIterable, CustomTestStringConvertible {
+        case outageWait = "past the outage wait: exit 69"
+        case ctrlC = "Ctrl-C while waiting: exit 130"
+        var testDescription: String { rawValue }
+    }
+
+    final class Notices: @unchecked Sendable {
+        let lock = NSLock()
+        var lines: [String] = []
+        func add(_ line: String) { lock.withLock { lines.append(line) } }
+        func contains(_ text: String) -> Bool { lock.withLock { lines.contains { $0.contains(text) } } }
+    }
+
+    @Test("MLflow gone at the end of a training: the process gives up naming the journal and sync; `guardianflow sync` then finishes the run",
+          arguments: GiveUp.allCases)
+    func syncAfterTheProcessGaveUp(_ giveUp: GiveUp) async throws {
         let directory = TestEnvironment.temporaryDirectory("sync-server")
         let port = TestEnvironment.freePort()
         let work = TestEnvironment.temporaryDirectory("sync-work")
         let saveDir = TestEnvironment.temporaryDirectory("sync-save")
         let environment = [
-            "GUARDIANFLOW_WORK_DIR": work, "GUARDIANFLOW_PYTHON": TestEnvironment.python, "GUARDIANFLOW_OUTAGE_WAIT_SECONDS": "1",
-            "GUARDIANFLOW_SYSTEM_METRICS_INTERVAL": "0",
+            "GUARDIANFLOW_WORK_DIR": work, "GUARDIANFLOW_PYTHON": TestEnvironment.python,
+            "GUARDIANFLOW_OUTAGE_WAIT_SECONDS": giveUp == .outageWait ? "1" : "300", "GUARDIANFLOW_SYSTEM_METRICS_INTERVAL": "0",
         ]
+        let notices = Notices()
+        let control = TrainingControl()
         let runId: String = try await withStopping(try await MLflowTestServer.start(directory: directory, port: port)) { server in
             let settings = try ConfigLoader(environment: environment.merging(["MLFLOW_TRACKING_URI": server.uri]) { $1 }).load()
-            var runner = TrainingRunner(experimentName: "sync", modelArch: "yolov8n.yaml", dataYAML: Self.data, settings: settings)
+            var runner = TrainingRunner(
+                experimentName: "sync", modelArch: "yolov8n.yaml", dataYAML: Self.data, settings: settings, control: control,
+                notice: { notices.add($0) })
             // The server goes away after the second epoch.
             let events = try Self.finishedEvents(saveDir: saveDir)
             runner.launcher = ReplayTrainerLauncher(events: events, delay: .milliseconds(300))
@@ -154,11 +172,20 @@ struct OutageTests {
                 try await Task.sleep(for: .milliseconds(50))
             }
             await server.stop()
+            if giveUp == .ctrlC {
+                let waitUntil = ContinuousClock.now + .seconds(60)
+                while !notices.contains("waiting up to"), ContinuousClock.now < waitUntil { try await Task.sleep(for: .milliseconds(50)) }
+                #expect(notices.contains("Ctrl-C leaves it to `guardianflow sync`"))
+                control.stop(signal: SIGINT)
+            }
+            let clock = ContinuousClock()
+            let stoppedAt = clock.now
             do {
                 _ = try await task.value
                 Issue.record("expected MLflow to be unreachable at the end")
             } catch let error as GuardianFlowError {
-                #expect(error.exitCode == 69)
+                #expect(error.exitCode == (giveUp == .ctrlC ? 130 : 69))
+                if giveUp == .ctrlC { #expect(clock.now - stoppedAt < .seconds(30), "Ctrl-C ends the wait") }
                 #expect(error.description.contains("guardianflow sync"), "\(error)")
                 #expect(error.description.contains("\(work)/journal/"), "\(error)")
             }

@@ -62,11 +62,12 @@ public final class RunLogger: @unchecked Sendable {
     /// Waits until every journaled batch was delivered, or `timeout` passed.
     ///
     /// - Returns: true when the journal has no undelivered batch.
-    public func drain(timeout: Duration) async -> Bool {
+    /// - Parameter giveUp: checked while waiting; true stops the wait (a Ctrl-C).
+    public func drain(timeout: Duration, giveUp: @Sendable () -> Bool = { false }) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while true {
             if pendingBatches.isEmpty { return true }
-            if ContinuousClock.now >= deadline || Task.isCancelled { return false }
+            if ContinuousClock.now >= deadline || Task.isCancelled || giveUp() { return false }
             _ = lock.withLock { wake?.yield() }
             try? await Task.sleep(for: .milliseconds(10))
         }

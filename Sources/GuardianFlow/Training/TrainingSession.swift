@@ -275,6 +275,7 @@ final class TrainingSession: @unchecked Sendable {
             return try await uncancelledThrowing { try await self.finishUnprotected(finished) }
         } catch {
             let wrapped = GuardianFlowError.wrap(error)
+            if case .interrupted = wrapped { throw wrapped }  // the plan stays for sync
             if wrapped.exitCode == 69, journal.pending.contains(where: { $0.kind == .finish }) {
                 // MLflow or the artifact store went away while finishing: the plan stays in the
                 // journal, and `guardianflow sync` finishes the run (FINISHED, registered) later.
@@ -324,7 +325,7 @@ final class TrainingSession: @unchecked Sendable {
             alias: ModelRegistry.candidate, versionTags: versionTags)
         let record = try journal.append { JournalRecord(seq: $0, kind: .finish, finish: plan) }
 
-        try await waitForServer(then: "finish the run (upload its artifacts, register the model)")
+        try await waitForServer(then: "finish the run (upload its artifacts, register the model)", interruptible: true)
         let (model, bestSHA) = try await finisher.finish(plan)
         try? journal.markDelivered(through: record.seq)
         released()
@@ -335,17 +336,29 @@ final class TrainingSession: @unchecked Sendable {
 
     /// Waits until the journal's batches are delivered; when MLflow stays away longer than the
     /// outage wait, stops the logger and throws the way to finish later.
-    func waitForServer(then what: String, timeout: Duration? = nil) async throws {
+    func waitForServer(then what: String, timeout: Duration? = nil, interruptible: Bool = false) async throws {
         let limit = timeout ?? outageWait
-        if logger.inOutage {
-            let seconds = limit.components.seconds
-            notice("Waiting up to \(seconds) s for MLflow to answer, to \(what); Ctrl-C leaves it to `guardianflow sync`.")
+        let control = self.control
+        let giveUp: @Sendable () -> Bool = { interruptible && control.stopSignal != nil }
+        // Usually the journal is delivered at once; if not, say what is being waited for.
+        let first = min(limit, .seconds(2))
+        var delivered = await logger.drain(timeout: first, giveUp: giveUp)
+        if !delivered, !giveUp(), limit > first {
+            notice(
+                "MLflow has not taken \(journal.pendingCount) journal record(s) yet; waiting up to \((limit - first).components.seconds) s "
+                    + "for it to answer, to \(what)" + (interruptible ? "; Ctrl-C leaves it to `guardianflow sync`." : "."))
+            delivered = await logger.drain(timeout: limit - first, giveUp: giveUp)
         }
-        let delivered = await logger.drain(timeout: limit)
         await logger.stop()
         guard delivered else {
             // No longer this process's to finish: the journal is `guardianflow sync`'s now.
             RunLease.release(workDir: settings.workDir, runId: run.runId)
+            if interruptible, let signal = control.stopSignal {
+                throw GuardianFlowError.interrupted(
+                    signal: signal,
+                    "Stopped while waiting for MLflow. Run \(run.runId) is trained; the rest (\(journal.pendingCount) journal "
+                        + "record(s)) waits in \(journal.path): run `guardianflow sync` when the server answers.")
+            }
             throw GuardianFlowError.unavailable(
                 "MLflow at \(TrackingURI.redact(client.trackingURI.baseURL)) did not answer; the rest of run \(run.runId) "
                     + "(\(journal.pendingCount) journal record(s): metrics, then what \(what) takes) waits in \(journal.path). "
