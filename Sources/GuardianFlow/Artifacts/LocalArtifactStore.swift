@@ -18,8 +18,10 @@ public struct LocalArtifactStore: ArtifactStore {
 
     func full(_ path: String) -> String { (root as NSString).appendingPathComponent(path) }
 
-    public func upload(file: String, to path: String) async throws {
+    @discardableResult
+    public func upload(file: String, to path: String) async throws -> String? {
         try copy(from: file, to: full(path))
+        return nil
     }
 
     public func download(_ path: String, to localFile: String) async throws {

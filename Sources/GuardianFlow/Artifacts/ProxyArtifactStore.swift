@@ -15,8 +15,10 @@ public struct ProxyArtifactStore: ArtifactStore {
 
     func full(_ path: String) -> String { root.isEmpty ? path : root + "/" + path }
 
-    public func upload(file: String, to path: String) async throws {
+    @discardableResult
+    public func upload(file: String, to path: String) async throws -> String? {
         try await client.uploadArtifact(localFile: file, to: full(path))
+        return nil
     }
 
     public func download(_ path: String, to localFile: String) async throws {

@@ -29,8 +29,9 @@ public struct S3ArtifactStore: ArtifactStore {
 
     func key(_ path: String) -> String { prefix.isEmpty ? path : prefix + "/" + path }
 
-    public func upload(file: String, to path: String) async throws {
-        _ = try await client.upload(file: file, bucket: bucket, key: key(path))
+    @discardableResult
+    public func upload(file: String, to path: String) async throws -> String? {
+        try await client.upload(file: file, bucket: bucket, key: key(path)).sha256
     }
 
     public func download(_ path: String, to localFile: String) async throws {

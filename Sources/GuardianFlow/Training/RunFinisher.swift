@@ -73,8 +73,9 @@ struct RunFinisher: Sendable {
                     running -= 1
                 }
                 group.addTask {
-                    let sha = try FileDigest.sha256(ofFile: file.local)
-                    try await store.upload(file: file.local, to: file.path)
+                    // S3 hashes while it uploads; the other stores need a pass of their own.
+                    let computed = try await store.upload(file: file.local, to: file.path)
+                    let sha = try computed ?? FileDigest.sha256(ofFile: file.local)
                     return (file.path, sha, Self.fileSize(file.local) ?? 0)
                 }
                 running += 1
