@@ -127,6 +127,7 @@ struct OutageTests {
     enum GiveUp: String, Sendable, CaseIterable, CustomTestStringConvertible {
         case outageWait = "past the outage wait: exit 69"
         case ctrlC = "Ctrl-C while waiting: exit 130"
+        case duringFinish = "MLflow killed while the artifacts upload: exit 69"
         var testDescription: String { rawValue }
     }
 
@@ -146,7 +147,7 @@ struct OutageTests {
         let saveDir = TestEnvironment.temporaryDirectory("sync-save")
         let environment = [
             "GUARDIANFLOW_WORK_DIR": work, "GUARDIANFLOW_PYTHON": TestEnvironment.python,
-            "GUARDIANFLOW_OUTAGE_WAIT_SECONDS": giveUp == .outageWait ? "1" : "300", "GUARDIANFLOW_SYSTEM_METRICS_INTERVAL": "0",
+            "GUARDIANFLOW_OUTAGE_WAIT_SECONDS": giveUp == .ctrlC ? "300" : "1", "GUARDIANFLOW_SYSTEM_METRICS_INTERVAL": "0",
         ]
         let notices = Notices()
         let control = TrainingControl()
@@ -154,8 +155,12 @@ struct OutageTests {
             let settings = try ConfigLoader(environment: environment.merging(["MLFLOW_TRACKING_URI": server.uri]) { $1 }).load()
             var runner = TrainingRunner(
                 experimentName: "sync", modelArch: "yolov8n.yaml", dataYAML: Self.data, settings: settings, control: control,
+                onProgress: { progress in
+                    // A crash of the server in the middle of the finish, not before it.
+                    if giveUp == .duringFinish, progress.phase == .finishing("uploading artifacts") { server.kill() }
+                },
                 notice: { notices.add($0) })
-            // The server goes away after the second epoch.
+            // The server goes away after the first epoch (or, for duringFinish, while the artifacts upload).
             let events = try Self.finishedEvents(saveDir: saveDir)
             runner.launcher = ReplayTrainerLauncher(events: events, delay: .milliseconds(300))
             let task = Task { try await runner.run(epochs: 3, batchSize: 8) }
@@ -171,7 +176,7 @@ struct OutageTests {
                 }
                 try await Task.sleep(for: .milliseconds(50))
             }
-            await server.stop()
+            if giveUp != .duringFinish { await server.stop() }
             if giveUp == .ctrlC {
                 let waitUntil = ContinuousClock.now + .seconds(60)
                 while !notices.contains("waiting up to"), ContinuousClock.now < waitUntil { try await Task.sleep(for: .milliseconds(50)) }
@@ -188,6 +193,14 @@ struct OutageTests {
                 if giveUp == .ctrlC { #expect(clock.now - stoppedAt < .seconds(30), "Ctrl-C ends the wait") }
                 #expect(error.description.contains("guardianflow sync"), "\(error)")
                 #expect(error.description.contains("\(work)/journal/"), "\(error)")
+                if giveUp == .duringFinish {
+                    #expect(error.description.contains("is trained; finishing it (artifacts, model version) waits in"), "\(error)")
+                }
+            }
+            if giveUp == .duringFinish {
+                // The run was not ended FAILED: finishing it is left to sync.
+                await server.stop()
+                #expect(FileManager.default.fileExists(atPath: "\(work)/journal/\(try #require(id)).jsonl"))
             }
             return try #require(id)
         }

@@ -73,6 +73,11 @@ public final class MLflowTestServer: TestServer {
         try MLflowClient(trackingURI: uri, retry: retry)
     }
 
+    /// Kills the whole process group at once, as a crash would (``stop()`` still tidies up).
+    public func kill() {
+        child.signal(SIGKILL)
+    }
+
     /// Stops the whole process group: SIGTERM, then SIGKILL.
     public func stop() async {
         await child.terminate(grace: .seconds(5))

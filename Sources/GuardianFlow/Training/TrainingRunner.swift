@@ -102,7 +102,7 @@ public struct TrainingRunner: Sendable {
         let session: TrainingSession
         do {
             session = try TrainingSession(
-                client: client.with(retry: .patient), settings: settings, python: python, launcher: launcher,
+                client: client.with(retry: Self.finishingRetry(settings)), settings: settings, python: python, launcher: launcher,
                 control: control, onProgress: onProgress, notice: notice, run: info, experimentName: experimentName,
                 options: options, dataset: dataset, modelArch: modelArch, saveDir: saveDir, resuming: false)
         } catch {
@@ -168,11 +168,17 @@ public struct TrainingRunner: Sendable {
         try await client.updateRun(runId: runId, status: .running)
         try await client.setTag(runId: runId, key: "guardianflow.resumed_at", value: ISO8601DateFormatter().string(from: Date()))
         let session = try TrainingSession(
-            client: client.with(retry: .patient), settings: settings, python: python, launcher: launcher,
+            client: client.with(retry: Self.finishingRetry(settings)), settings: settings, python: python, launcher: launcher,
             control: control, onProgress: onProgress, notice: notice, run: run.info, experimentName: experiment.name,
             options: options, dataset: dataset, modelArch: arch, saveDir: saveDir, resuming: true,
             loggedParams: Set(run.params.keys))
         return try await session.execute(job)
+    }
+
+    /// Retries for what ends a run (uploads, registration): patient, but never longer than the
+    /// outage wait, after which the journal's plan is left to `guardianflow sync`.
+    static func finishingRetry(_ settings: Settings) -> RetryPolicy {
+        RetryPolicy(maxAttempts: RetryPolicy.patient.maxAttempts, budget: min(RetryPolicy.patient.budget, max(settings.outageWait, .seconds(3))))
     }
 
     /// The work dir must take the run's journal and lease before the run exists.
