@@ -80,22 +80,33 @@ public struct ProcFS: Sendable {
         return usage
     }
 
+    /// What /proc/PID/stat says of one process.
     struct Stat: Equatable {
+        /// `R`, `S`, `Z` for a zombie nobody reaped yet, …
+        var state: Character
         var pgrp: Int32
         var utime: UInt64
         var stime: UInt64
+        /// When the process started, in clock ticks after boot.
+        var startTime: UInt64
         var rssPages: UInt64
     }
 
+    /// One process's /proc/PID/stat, or nil when there is no such process.
+    func stat(_ pid: Int32) -> Stat? {
+        Self.parseStat(read("\(pid)/stat"))
+    }
+
     /// Parses /proc/PID/stat. The command name (field 2) may hold spaces and parentheses, so
-    /// fields are counted from the last `)`: state is field 3, pgrp 5, utime 14, stime 15, rss 24.
+    /// fields are counted from the last `)`: state is field 3, pgrp 5, utime 14, stime 15,
+    /// starttime 22, rss 24.
     static func parseStat(_ text: String?) -> Stat? {
         guard let text, let close = text.lastIndex(of: ")") else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 21, let pgrp = Int32(fields[2]), let utime = UInt64(fields[11]), let stime = UInt64(fields[12]),
-            let rss = Int64(fields[21])
+        guard fields.count > 21, let state = fields[0].first, let pgrp = Int32(fields[2]), let utime = UInt64(fields[11]),
+            let stime = UInt64(fields[12]), let startTime = UInt64(fields[19]), let rss = Int64(fields[21])
         else { return nil }
-        return Stat(pgrp: pgrp, utime: utime, stime: stime, rssPages: UInt64(max(0, rss)))
+        return Stat(state: state, pgrp: pgrp, utime: utime, stime: stime, startTime: startTime, rssPages: UInt64(max(0, rss)))
     }
 
     /// ``parseStat(_:)`` for tests: the process group, CPU ticks (user + system) and resident pages.

@@ -34,7 +34,7 @@ public struct RunLease: Codable, Sendable, Equatable {
         let pid = getpid()
         return RunLease(
             runId: runId, experimentId: experimentId, artifactURI: artifactURI, trackingURI: trackingURI,
-            host: ProcessInfo.processInfo.hostName, bootId: currentBootId(), pid: pid, processStart: processStartTime(pid) ?? 0,
+            host: ProcessInfo.processInfo.hostName, bootId: currentBootId(), pid: pid, processStart: ProcFS().stat(pid)?.startTime ?? 0,
             createdAt: ISO8601DateFormatter().string(from: Date()))
     }
 
@@ -71,29 +71,12 @@ public struct RunLease: Codable, Sendable, Equatable {
         guard !isForeign else { return true }
         guard bootId == Self.currentBootId() else { return false }
         guard kill(pid, 0) == 0 || errno == EPERM else { return false }
-        guard let start = Self.processStartTime(pid), Self.processState(pid) != "Z" else { return false }
-        return start == processStart || processStart == 0
-    }
-
-    /// Field 3 of /proc/PID/stat (`R`, `S`, `Z` for a zombie nobody reaped yet, …).
-    static func processState(_ pid: Int32) -> Character? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")")
-        else { return nil }
-        return text[text.index(after: close)...].split(separator: " ").first?.first
+        guard let stat = ProcFS().stat(pid), stat.state != "Z" else { return false }
+        return stat.startTime == processStart || processStart == 0
     }
 
     static func currentBootId() -> String {
         ((try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? "")
             .trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    /// Field 22 of /proc/PID/stat: when the process started, in clock ticks after boot.
-    static func processStartTime(_ pid: Int32) -> UInt64? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")")
-        else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // Field 3 (state) is fields[0], so field 22 is fields[19].
-        guard fields.count > 19 else { return nil }
-        return UInt64(fields[19])
     }
 }

@@ -54,35 +54,31 @@ public struct RunRecovery: Sendable {
     }
 
     func recover(runId: String, lease: RunLease?, reap: Bool) async -> Outcome? {
-        var timing = 0.0
-        var outcome = await recover(runId: runId, lease: lease, reap: reap, deliverySeconds: &timing)
-        outcome?.seconds = timing
-        return outcome
-    }
-
-    func recover(runId: String, lease: RunLease?, reap: Bool, deliverySeconds: inout Double) async -> Outcome? {
+        var batches = 0
+        var seconds = 0.0
+        func outcome(_ action: Outcome.Action, _ detail: String) -> Outcome {
+            Outcome(runId: runId, action: action, batchesDelivered: batches, detail: detail, seconds: seconds)
+        }
         let here = TrackingURI.redact(client.trackingURI.baseURL)
         if let lease {
             if lease.isForeign {
-                return Outcome(runId: runId, action: .skipped, batchesDelivered: 0, detail: "held by a process on \(lease.host)")
+                return outcome(.skipped, "held by a process on \(lease.host)")
             }
             if lease.holderIsAlive { return nil }  // a training in progress: not ours to touch
             if lease.trackingURI != here {
-                return Outcome(
-                    runId: runId, action: .skipped, batchesDelivered: 0,
-                    detail: "its run is on \(lease.trackingURI), not \(here); run this with --tracking-uri \(lease.trackingURI)")
+                return outcome(.skipped, "its run is on \(lease.trackingURI), not \(here); run this with --tracking-uri \(lease.trackingURI)")
             }
         }
         let run: Run
         do {
             run = try await client.getRun(id: runId)
         } catch let error as MLflowError where error.isNotFound || error.errorCode == "INVALID_PARAMETER_VALUE" {
-            return Outcome(runId: runId, action: .skipped, batchesDelivered: 0, detail: "no such run on \(here)")
+            return outcome(.skipped, "no such run on \(here)")
         } catch {
-            return Outcome(runId: runId, action: .skipped, batchesDelivered: 0, detail: "MLflow did not answer: \(error)")
+            return outcome(.skipped, "MLflow did not answer: \(error)")
         }
         guard let journal = try? RunJournal(workDir: settings.workDir, runId: runId) else {
-            return Outcome(runId: runId, action: .skipped, batchesDelivered: 0, detail: "its journal cannot be read")
+            return outcome(.skipped, "its journal cannot be read")
         }
         // 1. The batches, in order.
         let before = journal.pendingCount
@@ -93,12 +89,10 @@ public struct RunRecovery: Sendable {
         let delivered = await logger.drain(timeout: patience)
         let elapsed = clock.now - started
         await logger.stop()
-        let batches = before - journal.pendingCount
-        deliverySeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        batches = before - journal.pendingCount
+        seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         guard delivered else {
-            return Outcome(
-                runId: runId, action: .skipped, batchesDelivered: batches,
-                detail: "MLflow did not take the journal within \(patience.components.seconds) s; \(journal.pendingCount) record(s) wait in \(journal.path)")
+            return outcome(.skipped, "MLflow did not take the journal within \(patience.components.seconds) s; \(journal.pendingCount) record(s) wait in \(journal.path)")
         }
         // 2. The end the dead process had planned, if it got that far.
         let finisher = RunFinisher(client: client, artifactURI: run.info.artifactURI, settings: settings)
@@ -109,29 +103,25 @@ public struct RunRecovery: Sendable {
                         let (model, _) = try await finisher.finish(plan)
                         try? journal.markDelivered(through: record.seq)
                         release(runId, journal)
-                        return Outcome(
-                            runId: runId, action: .finished, batchesDelivered: batches,
-                            detail: "FINISHED; registered \(model.name) version \(model.version) as @\(model.alias ?? "-")")
+                        return outcome(.finished, "FINISHED; registered \(model.name) version \(model.version) as @\(model.alias ?? "-")")
                     }
                 } else if let plan = record.end {
                     if run.info.status == .running || run.info.status == .scheduled { try await finisher.end(plan) }
                     try? journal.markDelivered(through: record.seq)
                     release(runId, journal)
-                    return Outcome(runId: runId, action: .ended, batchesDelivered: batches, detail: "ended \(plan.status)")
+                    return outcome(.ended, "ended \(plan.status)")
                 }
             } catch {
-                return Outcome(runId: runId, action: .skipped, batchesDelivered: batches, detail: "could not end it: \(error)")
+                return outcome(.skipped, "could not end it: \(error)")
             }
         }
         // 3. No end planned: the process died mid-training.
         guard run.info.status == .running || run.info.status == .scheduled else {
             release(runId, journal)
-            return Outcome(runId: runId, action: .delivered, batchesDelivered: batches, detail: "already \(run.info.status.rawValue)")
+            return outcome(.delivered, "already \(run.info.status.rawValue)")
         }
         guard reap else {
-            return Outcome(
-                runId: runId, action: .delivered, batchesDelivered: batches,
-                detail: "still RUNNING, its process is gone; `guardianflow runs reap` ends it KILLED")
+            return outcome(.delivered, "still RUNNING, its process is gone; `guardianflow runs reap` ends it KILLED")
         }
         let holder = lease.map { "pid \($0.pid) on \($0.host), lease from \($0.createdAt)" } ?? "no lease"
         let plan = EndPlan(
@@ -153,10 +143,10 @@ public struct RunRecovery: Sendable {
         do {
             try await finisher.end(plan)
         } catch {
-            return Outcome(runId: runId, action: .skipped, batchesDelivered: batches, detail: "could not end it: \(error)")
+            return outcome(.skipped, "could not end it: \(error)")
         }
         release(runId, journal)
-        return Outcome(runId: runId, action: .reaped, batchesDelivered: batches, detail: "KILLED (its process, \(holder), is gone)")
+        return outcome(.reaped, "KILLED (its process, \(holder), is gone)")
     }
 
     func release(_ runId: String, _ journal: RunJournal) {

@@ -307,7 +307,7 @@ final class TrainingSession: @unchecked Sendable {
         let gpu = monitor?.gpuSummary
         let system = SystemMetrics(
             gpuMemoryUsedMB: gpu?.peakMemoryMB, gpuUtilizationPct: gpu?.meanUtilization, inferenceTimeMs: finished.speedMs["inference"],
-            modelSizeMB: finished.best.flatMap { Self.fileSize($0) }.map { Double($0) / 1_000_000 })
+            modelSizeMB: finished.best.flatMap { RunFinisher.fileSize($0) }.map { Double($0) / 1_000_000 })
         summary.merge(system.dictionary()) { $1 }
         logger.log(metrics: summary.sorted { $0.key < $1.key }.map { Metric(key: $0.key, value: $0.value, timestamp: now, step: step) })
 
@@ -410,10 +410,6 @@ final class TrainingSession: @unchecked Sendable {
         } catch {
             notice("Run \(run.runId) could not be ended \(status.rawValue) on MLflow now (\(error)); `guardianflow sync` does it later.")
         }
-    }
-
-    static func fileSize(_ path: String) -> Int64? {
-        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
     }
 
     static func format(_ value: Double) -> String {
