@@ -35,7 +35,7 @@ public struct RunLease: Codable, Sendable, Equatable {
         return RunLease(
             runId: runId, experimentId: experimentId, artifactURI: artifactURI, trackingURI: trackingURI,
             host: ProcessInfo.processInfo.hostName, bootId: currentBootId(), pid: pid, processStart: ProcFS().stat(pid)?.startTime ?? 0,
-            createdAt: ISO8601DateFormatter().string(from: Date()))
+            createdAt: Date().formatted(.iso8601))
     }
 
     /// Writes the lease (replacing one of an earlier process for the same run).

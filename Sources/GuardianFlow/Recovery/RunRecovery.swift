@@ -128,7 +128,7 @@ public struct RunRecovery: Sendable {
             runId: runId, artifactURI: run.info.artifactURI, status: RunStatus.killed.rawValue,
             tags: [
                 KeyValue(key: "guardianflow.reaped", value: "true"),
-                KeyValue(key: "guardianflow.reaped_at", value: ISO8601DateFormatter().string(from: Date())),
+                KeyValue(key: "guardianflow.reaped_at", value: Date().formatted(.iso8601)),
                 KeyValue(key: "guardianflow.reaped_by", value: "\(ProcessInfo.processInfo.hostName) pid \(getpid())"),
                 KeyValue(key: "guardianflow.error.kind", value: "killed"),
                 KeyValue(

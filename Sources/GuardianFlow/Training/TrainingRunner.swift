@@ -166,7 +166,7 @@ public struct TrainingRunner: Sendable {
             resume: lastPt)
         try Self.checkWorkDir(settings.workDir)
         try await client.updateRun(runId: runId, status: .running)
-        try await client.setTag(runId: runId, key: "guardianflow.resumed_at", value: ISO8601DateFormatter().string(from: Date()))
+        try await client.setTag(runId: runId, key: "guardianflow.resumed_at", value: Date().formatted(.iso8601))
         let session = try TrainingSession(
             client: client.with(retry: Self.finishingRetry(settings)), settings: settings, python: python, launcher: launcher,
             control: control, onProgress: onProgress, notice: notice, run: run.info, experimentName: experiment.name,

@@ -11,6 +11,7 @@ struct ConfigCommand: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "show",
             abstract: "Print every setting, its value (secrets masked) and its source.",
             discussion: """
                 Precedence: flags > environment > config file > defaults. The config file is --config, \

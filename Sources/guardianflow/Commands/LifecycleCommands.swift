@@ -120,6 +120,7 @@ struct ModelsCommand: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "show",
             abstract: "A model's versions with aliases, key metrics, dates and run ids.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The registered model.") var model: String

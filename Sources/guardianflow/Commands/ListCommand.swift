@@ -12,7 +12,7 @@ struct ListCommand: AsyncParsableCommand {
     )
 
     struct Experiments: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List experiments.")
+        static let configuration = CommandConfiguration(commandName: "experiments", abstract: "List experiments.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
         @Flag(help: "Include deleted experiments.") var all = false
@@ -36,7 +36,7 @@ struct ListCommand: AsyncParsableCommand {
     }
 
     struct Models: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List registered models with their aliases.")
+        static let configuration = CommandConfiguration(commandName: "models", abstract: "List registered models with their aliases.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
         @Option(help: ArgumentHelp("Only models whose name contains this.", valueName: "text")) var filter: String?
@@ -62,7 +62,7 @@ struct ListCommand: AsyncParsableCommand {
     }
 
     struct Versions: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the versions of a registered model, newest first.")
+        static let configuration = CommandConfiguration(commandName: "versions", abstract: "List the versions of a registered model, newest first.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "The registered model.") var model: String
@@ -81,7 +81,7 @@ struct ListCommand: AsyncParsableCommand {
     }
 
     struct Runs: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the runs of an experiment, newest first.")
+        static let configuration = CommandConfiguration(commandName: "runs", abstract: "List the runs of an experiment, newest first.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
         @Option(help: "The experiment's name.") var experiment: String

@@ -64,6 +64,7 @@ struct RunsCommand: AsyncParsableCommand {
 
     struct Reap: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "reap",
             abstract: "End the runs left RUNNING by guardianflow processes that are gone (KILLED, tagged as reaped).",
             discussion: """
                 Each training holds a lease in <work dir>/leases/<run id>.json: its pid, the process's start \

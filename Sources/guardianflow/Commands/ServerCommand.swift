@@ -15,7 +15,7 @@ struct ServerCommand: AsyncParsableCommand {
     )
 
     struct Start: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Start the local server unless it already answers.")
+        static let configuration = CommandConfiguration(commandName: "start", abstract: "Start the local server unless it already answers.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
 
@@ -39,7 +39,7 @@ struct ServerCommand: AsyncParsableCommand {
     }
 
     struct Stop: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Stop the local server this work dir started.")
+        static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop the local server this work dir started.")
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
@@ -58,7 +58,7 @@ struct ServerCommand: AsyncParsableCommand {
     }
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Say whether the local server runs and answers.")
+        static let configuration = CommandConfiguration(commandName: "status", abstract: "Say whether the local server runs and answers.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
 
