@@ -151,6 +151,22 @@ struct LifecycleRuleTests {
         #expect(history.map(\.version) == ["1", "2", "3", "2", "1"])
     }
 
+    @Test("rollback skips a previous champion that was deleted: @rollback then goes to the one before, or is removed")
+    func rollbackPastDeletedVersion() async throws {
+        let m = try await ModelFixture.make(try currentServer(), values: [0.1, 0.2, 0.3])
+        for version in ["1", "2", "3"] {
+            try await m.set("candidate", version)
+            _ = try await m.registry.promote(modelName: m.name)
+        }
+        try await m.client.deleteModelVersion(name: m.name, version: "1")
+        let result = try await m.registry.rollback(modelName: m.name)
+        #expect(result.champion == "2")
+        #expect(result.rollback == nil)
+        #expect(result.entry.rollback == nil)
+        #expect(try await m.aliases() == ["champion": "2"])
+        #expect(try await m.registry.history(modelName: m.name).first?.rollback == nil)
+    }
+
     static let promoteSteps = ["pending", "rollback", "champion", "candidate", "audit", "done"]
     static let rollbackSteps = ["pending", "rollback", "champion", "audit", "done"]
 

@@ -4,7 +4,9 @@ import MLflow
 /// What a promote or rollback did.
 public struct LifecycleResult: Sendable, Equatable, Encodable {
     public var model: String
+    /// The version this operation made champion.
     public var champion: String
+    /// Where `rollback` points once the operation is done, read back after its writes.
     public var rollback: String?
     public var entry: HistoryEntry
     /// The gate's verdict (nil when resumed).
@@ -27,8 +29,6 @@ extension ModelRegistry {
         modelName: String, version: String? = nil, gate: PromotionGate = PromotionGate(), force: Bool = false,
         reason: String? = nil
     ) async throws -> LifecycleResult {
-        // The model and an explicitly named version are read at once.
-        async let explicitRead: ModelVersion? = version == nil ? nil : try await self.version(version!, of: modelName)
         let registered = try await model(named: modelName)
         if let pending = unfinished(registered), pending.action == .promote, version == nil || version == pending.version {
             return try await complete(pending, model: modelName, aliases: registered.aliases, resumed: true, gate: nil)
@@ -41,21 +41,16 @@ extension ModelRegistry {
         if championVersion == target {
             throw GuardianFlowError.registryState("Version \(target) already is the champion of '\(modelName)'.")
         }
-        // The champion's version is read only when the gate needs it.
-        async let championRead: ModelVersion? =
-            force ? nil : (championVersion == nil ? nil : try await self.version(championVersion!, of: modelName))
-        let targetVersion: ModelVersion
-        if let explicit = try await explicitRead {
-            targetVersion = explicit
-        } else {
-            targetVersion = try await self.version(target, of: modelName)
-        }
+        let targetVersion = try await self.version(target, of: modelName)
         guard targetVersion.isReady else {
             throw GuardianFlowError.registryState("Version \(target) of '\(modelName)' is \(targetVersion.status), not READY.")
         }
         let candidateValue = try await metricValue(gate.metric, of: targetVersion)
+        // The champion's version is read only when the gate needs it.
         var championValue: Double?
-        if let champion = try await championRead { championValue = try await metricValue(gate.metric, of: champion) }
+        if !force, let championVersion {
+            championValue = try await metricValue(gate.metric, of: try await self.version(championVersion, of: modelName))
+        }
         var verdictText = "skipped (--force)"
         if !force {
             switch gate.judge(candidate: candidateValue, champion: championValue) {
@@ -87,8 +82,9 @@ extension ModelRegistry {
     ///   version; nothing is written then.
     public func rollback(modelName: String, reason: String? = nil) async throws -> LifecycleResult {
         let registered = try await model(named: modelName)
+        let history = HistoryEntry.entries(fromTags: registered.tags)
         if let pending = unfinished(registered), pending.action == .rollback {
-            return try await complete(pending, model: modelName, aliases: registered.aliases, resumed: true, gate: nil)
+            return try await complete(pending, model: modelName, aliases: registered.aliases, resumed: true, gate: nil, history: history)
         }
         guard let target = registered.aliases[Self.rollback] else {
             throw GuardianFlowError.registryState(
@@ -97,17 +93,16 @@ extension ModelRegistry {
         }
         let current = registered.aliases[Self.champion]
         guard current != target else {
-            // An invalid state left by concurrent writers: repair it and say so.
-            try await repair(modelName)
+            // An invalid state (left by a crash or outside edits): repair it and say so.
+            try await deleteAliasIfPresent(modelName, Self.rollback)
             throw GuardianFlowError.registryState(
                 "@rollback and @champion of '\(modelName)' both pointed at version \(target); the rollback alias was cleared. Nothing to roll back to.")
         }
-        let history = HistoryEntry.entries(fromTags: registered.tags)
-        let next = try await previousChampion(before: target, excluding: [target], history: history, model: modelName)
+        let next = previousChampions(before: target, history: history).first
         let entry = newEntry(
             .rollback, version: target, from: current, rollback: next, reason: reason, forced: false, metric: nil, value: nil,
             championValue: nil)
-        return try await complete(entry, model: modelName, aliases: registered.aliases, resumed: false, gate: nil)
+        return try await complete(entry, model: modelName, aliases: registered.aliases, resumed: false, gate: nil, history: history)
     }
 
     func newEntry(
@@ -130,102 +125,93 @@ extension ModelRegistry {
         return pending.entry
     }
 
-    /// The champion that `version` replaced most recently, if it still exists.
-    func previousChampion(before version: String, excluding: Set<String>, history: [HistoryEntry], model: String) async throws -> String? {
-        for entry in history where entry.action == .promote && entry.version == version {
-            guard let from = entry.from, !excluding.contains(from) else { continue }
-            if (try? await client.getModelVersion(name: model, version: from)) != nil { return from }
+    /// The champions that `version` replaced, most recent first: where `rollback` goes when
+    /// `version` comes back. Whether each still exists is found out by pointing the alias at it.
+    func previousChampions(before version: String, history: [HistoryEntry]) -> [String] {
+        var seen: Set<String> = [version]
+        return history.compactMap { entry in
+            guard entry.action == .promote, entry.version == version, let from = entry.from, seen.insert(from).inserted else { return nil }
+            return from
         }
-        return nil
     }
 
-    /// The writes of an operation, each idempotent, in crash-safe order; then the re-read.
+    /// The writes of an operation, each idempotent, one after another in crash-safe order; then
+    /// the re-read.
     ///
-    /// The pending mark goes first and the history entry last: an operation whose history
-    /// entry is missing is unfinished. Writes whose relative order does not matter go together.
+    /// The pending mark goes first and the history entry last: an operation whose history entry
+    /// is missing is unfinished. The writes are not sent concurrently: the server applies a
+    /// model's writes one at a time, so sending them together only costs connections (measured
+    /// in BENCHMARKS.md), and one order is easier to reason about after a crash.
     func complete(
-        _ entry: HistoryEntry, model: String, aliases: [String: String], resumed: Bool, gate: String?
+        _ entry: HistoryEntry, model: String, aliases: [String: String], resumed: Bool, gate: String?,
+        history: [HistoryEntry] = []
     ) async throws -> LifecycleResult {
-        let pending = PendingOperation(entry: entry)
+        var entry = entry
+        // 1. The pending mark: from here on, running the command again finds and finishes it.
+        try beforeWrite("pending")
+        try await client.setRegisteredModelTag(name: model, key: PendingOperation.tagKey, value: PendingOperation(entry: entry).encoded())
         switch entry.action {
         case .promote:
-            // 1. The pending mark, and rollback ← the champion being replaced (harmless on its
-            //    own: both point at existing versions and champion has not moved).
-            try await together {
-                $0.addTask {
-                    try beforeWrite("pending")
-                    try await client.setRegisteredModelTag(name: model, key: PendingOperation.tagKey, value: pending.encoded())
-                }
-                if let rollback = entry.rollback {
-                    $0.addTask {
-                        try beforeWrite("rollback")
-                        try await client.setAlias(name: model, alias: Self.rollback, version: rollback)
-                    }
-                }
+            // 2. rollback ← the champion being replaced (harmless on its own: champion has not moved).
+            try beforeWrite("rollback")
+            if let rollback = entry.rollback {
+                try await client.setAlias(name: model, alias: Self.rollback, version: rollback)
             }
-            // 2. champion ← the new version.
-            try beforeWrite("champion")
-            try await client.setAlias(name: model, alias: Self.champion, version: entry.version)
         case .rollback:
-            // 1. The pending mark first: once @rollback moves, the operation must be findable.
-            try beforeWrite("pending")
-            try await client.setRegisteredModelTag(name: model, key: PendingOperation.tagKey, value: pending.encoded())
             // 2. rollback moves off the version coming back, so it never equals champion.
             try beforeWrite("rollback")
-            if let next = entry.rollback {
-                try await client.setAlias(name: model, alias: Self.rollback, version: next)
-            } else {
-                try await deleteAliasIfPresent(model, Self.rollback)
-            }
-            // 3. champion ← the rollback version.
-            try beforeWrite("champion")
-            try await client.setAlias(name: model, alias: Self.champion, version: entry.version)
+            entry.rollback = try await moveRollback(model, to: entry.rollback, fallbacks: Array(
+                previousChampions(before: entry.version, history: history).drop { $0 != entry.rollback }.dropFirst()))
         }
-        // Then, in any order: the promoted candidate goes, the audit tags; the history entry
-        // (which marks the operation finished) only after they succeeded.
+        // 3. champion ← the version.
+        try beforeWrite("champion")
+        try await client.setAlias(name: model, alias: Self.champion, version: entry.version)
+        // 4. The promoted candidate goes, and the audit tags; the history entry (which marks the
+        //    operation finished) only after they succeeded.
+        if entry.action == .promote, aliases[Self.candidate] == entry.version {
+            try beforeWrite("candidate")
+            try await deleteAliasIfPresent(model, Self.candidate)
+        }
         let prefix = entry.action == .promote ? "guardianflow.promoted" : "guardianflow.rolled_back"
-        var tags: [String: String] = ["\(prefix)_at": entry.at, "\(prefix)_by": entry.by, "\(prefix)_from": entry.from ?? ""]
-        if let reason = entry.reason { tags["guardianflow.reason"] = reason }
-        try await together {
-            if entry.action == .promote, aliases[Self.candidate] == entry.version {
-                $0.addTask {
-                    try beforeWrite("candidate")
-                    try await deleteAliasIfPresent(model, Self.candidate)
-                }
-            }
-            for (key, value) in tags {
-                $0.addTask {
-                    try beforeWrite("audit")
-                    try await client.setModelVersionTag(name: model, version: entry.version, key: key, value: value)
-                }
-            }
+        var tags: [(String, String)] = [("\(prefix)_at", entry.at), ("\(prefix)_by", entry.by), ("\(prefix)_from", entry.from ?? "")]
+        if let reason = entry.reason { tags.append(("guardianflow.reason", reason)) }
+        for (key, value) in tags {
+            try beforeWrite("audit")
+            try await client.setModelVersionTag(name: model, version: entry.version, key: key, value: value)
         }
         try beforeWrite("done")
         try await client.setRegisteredModelTag(name: model, key: entry.tagKey, value: entry.encoded())
         // Re-read: concurrent writers may have left rollback == champion.
-        let final = try await repair(model)
-        return LifecycleResult(
-            model: model, champion: final[Self.champion] ?? entry.version, rollback: final[Self.rollback], entry: entry,
-            gate: gate, resumed: resumed)
+        let rollback = try await repair(model)
+        return LifecycleResult(model: model, champion: entry.version, rollback: rollback, entry: entry, gate: gate, resumed: resumed)
     }
 
-    /// Runs writes concurrently and waits for all of them.
-    func together(_ add: (inout ThrowingTaskGroup<Void, any Error>) -> Void) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            add(&group)
-            try await group.waitForAll()
+    /// Points `rollback` at `version`, or at the next of `fallbacks` when that version was
+    /// deleted, or removes it when there is none; returns where it points.
+    func moveRollback(_ model: String, to version: String?, fallbacks: [String]) async throws -> String? {
+        for candidate in ([version] + fallbacks.map(Optional.some)) {
+            guard let candidate else { break }
+            do {
+                try await client.setAlias(name: model, alias: Self.rollback, version: candidate)
+                return candidate
+            } catch let error as MLflowError where error.isNotFound {
+                continue  // That version was deleted; the one before it then.
+            }
         }
+        try await deleteAliasIfPresent(model, Self.rollback)
+        return nil
     }
 
-    /// Re-reads the aliases and clears `rollback` when it equals `champion`.
-    @discardableResult
-    func repair(_ model: String) async throws -> [String: String] {
-        var aliases = try await self.model(named: model).aliases
-        if let champion = aliases[Self.champion], aliases[Self.rollback] == champion {
+    /// Re-reads where `rollback` points and clears it when that version is also the champion;
+    /// returns where it points afterwards. One lookup: the version an alias names lists all of
+    /// its aliases.
+    func repair(_ model: String) async throws -> String? {
+        guard let rollback = try await client.modelVersion(name: model, alias: Self.rollback) else { return nil }
+        if rollback.aliases.contains(Self.champion) {
             try await deleteAliasIfPresent(model, Self.rollback)
-            aliases[Self.rollback] = nil
+            return nil
         }
-        return aliases
+        return rollback.version
     }
 
     func deleteAliasIfPresent(_ model: String, _ alias: String) async throws {
@@ -241,9 +227,7 @@ extension ModelRegistry {
     }
 
     static func iso(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
     static func format(_ value: Double) -> String { String(format: "%.4f", value) }

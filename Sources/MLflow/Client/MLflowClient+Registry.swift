@@ -189,6 +189,11 @@ extension MLflowClient {
             body: ["name": .string(name), "version": .string(version), "key": .string(key)], as: Empty.self)
     }
 
+    /// Deletes a model version; aliases pointing at it go with it.
+    public func deleteModelVersion(name: String, version: String) async throws {
+        try await call("DELETE", "model-versions/delete", body: ["name": .string(name), "version": .string(version)], as: Empty.self)
+    }
+
     /// Where a model version's files are (`model-versions/get-download-uri`).
     public func downloadURI(name: String, version: String) async throws -> String {
         try await get(
