@@ -17,8 +17,9 @@ struct GuardianFlowCommand: AsyncParsableCommand {
 
             Exit codes: 0 ok, 64 usage, 65 bad input (dataset, model, config), 69 a service \
             unreachable, 77 credentials refused, 3 training failed, 4 out of memory, 5 promotion \
-            refused by the gate, 6 registry state (unknown model or version, no candidate), \
-            130 interrupted, 143 terminated.
+            refused by the gate, 6 registry or run state (unknown model, version, experiment or run; \
+            no candidate or rollback; already champion; a run that cannot be resumed), 70 internal \
+            error (a bug: please report it), 130 interrupted, 143 terminated.
             """,
         version: GuardianFlowInfo.version,
         subcommands: [

@@ -69,6 +69,9 @@ struct BadInputCatalogueTests {
         Case(name: "train without --model", arguments: ["train", "--experiment", "x", "--data", "d.yaml"], exitCode: 64, message: "Missing --model"),
         Case(name: "train --epochs not a number", arguments: train(["--epochs", "abc"]), exitCode: 64, message: "'abc' is invalid for '--epochs"),
         Case(name: "train --tag without =", arguments: train(["--tag", "novalue"]), exitCode: 64, message: "must be key=value"),
+        Case(
+            name: "train --resume with settings the run fixed", arguments: ["train", "--resume", "0123abcd", "--epochs", "5", "--batch", "8"],
+            exitCode: 64, message: "--epochs, --batch cannot be given with it"),
         Case(name: "promote without a model", arguments: ["promote"], exitCode: 64, message: "Missing expected argument '<model>'"),
         Case(name: "promote --margin below 0", arguments: ["promote", "m", "--margin=-1"], exitCode: 64, message: "--margin must be 0 or more"),
         Case(name: "pull of a malformed reference", arguments: ["pull", "a@", "-o", "@tmp/out"], exitCode: 64, message: "not a model reference"),

@@ -115,6 +115,15 @@ struct CLIReadCommandTests {
             #expect(!result.stderr.contains(canary))
         }
         #expect(result.stdout.contains("env MLFLOW_TRACKING_PASSWORD"))
+        #expect(result.stdout.contains("Config file: none"))
+
+        let dir = TestEnvironment.temporaryDirectory("cfg")
+        try "http_retry_seconds: 2\n".write(toFile: dir + "/gf.yaml", atomically: true, encoding: .utf8)
+        let named = try await CLI.run(["config", "show", "--config", dir + "/gf.yaml"], environment: env(server))
+        #expect(named.stdout.contains("Config file: \(dir)/gf.yaml"), "\(named.stdout)")
+        let json = try await CLI.run(["config", "show", "--json"], environment: env(server))
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.allSatisfy { ($0["description"] as? String)?.isEmpty == false })
     }
 }
 

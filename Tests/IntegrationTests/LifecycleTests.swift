@@ -96,6 +96,25 @@ struct LifecycleRuleTests {
         #expect(try await m.registry.history(modelName: m.name).first?.forced == true)
     }
 
+    @Test("the gate refuses when the champion has no value for the metric (a misspelt --metric) rather than pass unchecked")
+    func gateWithoutChampionValue() async throws {
+        let m = try await ModelFixture.make(try currentServer(), values: [nil, 0.6])
+        try await m.set("champion", "1")
+        try await m.set("candidate", "2")
+        for gate in [PromotionGate(), PromotionGate(metric: "best/map50_95")] {
+            do {
+                _ = try await m.registry.promote(modelName: m.name, gate: gate)
+                Issue.record("expected a refusal for \(gate.metric)")
+            } catch let error as GuardianFlowError {
+                #expect(error.exitCode == 5)
+                #expect(error.description.contains("champion version 1 has no \(gate.metric)"), "\(error)")
+            }
+        }
+        #expect(try await m.aliases() == ["champion": "1", "candidate": "2"])
+        #expect(try await m.registry.history(modelName: m.name).isEmpty)
+        #expect(try await m.registry.promote(modelName: m.name, force: true).champion == "2")
+    }
+
     @Test("a first champion passes the gate")
     func firstChampion() async throws {
         let m = try await ModelFixture.make(try currentServer(), values: [0.1])

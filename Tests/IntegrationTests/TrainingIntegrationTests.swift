@@ -168,20 +168,27 @@ struct TrainingIntegrationTests {
         for (name, text) in files { try text.write(toFile: "\(dir)/\(name)", atomically: true, encoding: .utf8) }
     }
 
-    @Test("a training that fails inside ultralytics ends FAILED with the reason in tags and the log uploaded; exit 3")
+    @Test("a training that fails inside ultralytics ends FAILED with the reason in tags and the log uploaded; exit 3; --json names the run")
     func failsInsideUltralytics() async throws {
         let server = try currentServer()
         let experiment = "fail-\(UUID().uuidString.prefix(6))"
         let result = try await CLI.run(
-            trainArguments(experiment: experiment, extra: ["--arg", "not_an_ultralytics_arg=1"]), environment: env(server),
+            trainArguments(experiment: experiment, extra: ["--arg", "not_an_ultralytics_arg=1", "--json"]), environment: env(server),
             timeout: .seconds(180))
         #expect(result.exitCode == 3, "\(result.stderr.suffix(2000))")
         #expect(result.stderr.contains("Training failed (config)"))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "stdout: \(result.stdout)")
+        #expect(json["status"] as? String == "FAILED")
+        #expect(json["model"] is NSNull)
+        let error = try #require(json["error"] as? [String: Any])
+        #expect(error["exit_code"] as? Int == 3)
+        #expect((error["message"] as? String)?.contains("not_an_ultralytics_arg") == true)
         let client = try server.client()
         let exp = try #require(try await client.getExperiment(named: experiment))
         let runs = try await client.allRuns(experimentIds: [exp.experimentId])
         #expect(runs.count == 1)
         let run = try #require(runs.first)
+        #expect(json["run_id"] as? String == run.info.runId)
         #expect(run.info.status == .failed)
         #expect(run.tags["guardianflow.error.kind"] == "config")
         #expect(run.tags["guardianflow.error.message"]?.contains("not_an_ultralytics_arg") == true)
@@ -231,7 +238,7 @@ struct TrainingIntegrationTests {
         // Resume on a machine that does not have the files: last.pt comes from the artifacts.
         var resumeEnv = environment
         resumeEnv["GUARDIANFLOW_WORK_DIR"] = TestEnvironment.temporaryDirectory("resume")
-        let resumed = try await CLI.run(["train", "--resume", runId, "--json", "--arg", "plots=false"], environment: resumeEnv, timeout: .seconds(600))
+        let resumed = try await CLI.run(["train", "--resume", runId, "--json"], environment: resumeEnv, timeout: .seconds(600))
         #expect(resumed.exitCode == 0, "\(resumed.stderr.suffix(3000))")
         #expect(resumed.stderr.contains("Downloading last.pt"))
         let finished = try await client.getRun(id: runId)

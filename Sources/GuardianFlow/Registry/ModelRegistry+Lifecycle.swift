@@ -53,7 +53,7 @@ extension ModelRegistry {
         }
         var verdictText = "skipped (--force)"
         if !force {
-            switch gate.judge(candidate: candidateValue, champion: championValue) {
+            switch gate.judge(candidate: candidateValue, champion: championValue, hasChampion: championVersion != nil) {
             case .pass:
                 verdictText = "first champion"
             case .passBy(let c, let ch):
@@ -63,10 +63,12 @@ extension ModelRegistry {
                     "Refused: version \(target) has \(gate.metric) \(Self.format(c)), worse than champion version "
                         + "\(championVersion ?? "?")'s \(Self.format(ch)) by more than the margin \(Self.format(gate.margin)). "
                         + "Nothing changed. Use --margin to allow it, or --force to skip the gate (recorded in the history).")
-            case .missing:
+            case .missing(let which):
+                let missing = which == "champion" ? "champion version \(championVersion ?? "?")" : "version \(target)"
                 throw GuardianFlowError.gateRefused(
-                    "Refused: version \(target) has no \(gate.metric) to compare with champion version \(championVersion ?? "?")'s "
-                        + "\(championValue.map(Self.format) ?? "-"). Nothing changed. Choose another --metric, or --force.")
+                    "Refused: \(missing) has no \(gate.metric) (as a version tag or a metric of its run), so the gate cannot compare "
+                        + "version \(target) (\(candidateValue.map(Self.format) ?? "-")) with champion version \(championVersion ?? "?") "
+                        + "(\(championValue.map(Self.format) ?? "-")). Nothing changed. Check the name with --metric, or skip the gate with --force.")
             }
         }
         let entry = newEntry(

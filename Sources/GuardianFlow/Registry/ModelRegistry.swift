@@ -125,11 +125,16 @@ public struct ModelRegistry: Sendable {
         HistoryEntry.entries(fromTags: try await model(named: modelName).tags)
     }
 
-    /// A version's value of a metric: its version tag, else the run's latest value.
+    /// A version's value of a metric: its version tag, else the run's latest value; nil when
+    /// neither exists (or the run was deleted). Other errors reach the caller.
     func metricValue(_ metric: String, of version: ModelVersion) async throws -> Double? {
         if let tag = version.tags[metric], let value = Double(tag) { return value }
         guard !version.runId.isEmpty else { return nil }
-        return try? await client.getRun(id: version.runId).metric(metric)
+        do {
+            return try await client.getRun(id: version.runId).metric(metric)
+        } catch let error as MLflowError where error.isNotFound {
+            return nil
+        }
     }
 }
 

@@ -41,8 +41,10 @@ public struct TrainingInputValidator: Sendable {
         }
         if let workers = options.workers, workers < 0 { throw bad("--workers is \(workers); it must be 0 or more.") }
         if let device = options.device { try validate(device: device) }
-        if options.batch == -1, options.device == nil || options.device == "cpu" {
-            throw bad("--batch -1 (AutoBatch) needs a GPU; give a batch size such as 16 with --device cpu.")
+        if options.batch == -1, options.device == nil || options.device?.lowercased() == "cpu" {
+            throw bad(
+                "--batch -1 (AutoBatch) sizes the batch to a GPU's memory, so it needs --device with a GPU index (e.g. --device 0); "
+                    + "on the CPU give a batch size such as 16.")
         }
     }
 

@@ -28,6 +28,7 @@ struct ConfigCommand: AsyncParsableCommand {
             var source: String
             var environment: [String]
             var secret: Bool
+            var description: String
         }
 
         func run() async throws {
@@ -38,7 +39,8 @@ struct ConfigCommand: AsyncParsableCommand {
                         settings.all.map {
                             Row(
                                 key: $0.key.rawValue, value: $0.value == nil ? nil : $0.displayValue,
-                                source: $0.source.description, environment: $0.key.environmentNames, secret: $0.key.isSecret)
+                                source: $0.source.description, environment: $0.key.environmentNames, secret: $0.key.isSecret,
+                                description: $0.key.summary)
                         })
                     return
                 }
@@ -50,8 +52,15 @@ struct ConfigCommand: AsyncParsableCommand {
                         setting.source.description, setting.key.environmentNames.joined(separator: ", "))
                 }
                 Console.out(table.render())
+                Console.out(
+                    "\nConfig file: "
+                        + (settings.configFile
+                            ?? "none (looked for ./guardianflow.yaml and ~/.config/guardianflow/guardianflow.yaml)"))
+                if settings[.python] == nil {
+                    Console.out("Python (no `python` set): \(PythonEnvironment.locate(settings: settings).python), the first .venv found beside the executable.")
+                }
                 if settings.trackingURI == nil {
-                    Console.out("\nNo tracking URI: commands use the local MLflow server at http://127.0.0.1:\(settings.serverPort).")
+                    Console.out("No tracking URI: commands use the local MLflow server at http://127.0.0.1:\(settings.serverPort).")
                 }
             }
         }

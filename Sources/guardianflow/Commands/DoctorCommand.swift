@@ -5,10 +5,11 @@ import GuardianFlow
 struct DoctorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
-        abstract: "Check the tracking server, artifact store, S3, the Python venv and NVML.",
+        abstract: "Check the config, tracking server, artifact store, S3, the Python venv, NVML and leftover journals.",
         discussion: """
             One line per check, each with a fix when it is not ok. Exits non-zero when a required check \
-            fails, with that check's code (69 unreachable, 77 credentials refused, 65 missing venv). \
+            fails, with that check's code (69 unreachable, 77 credentials refused, 65 a bad config or a \
+            missing venv; the check's line says which). \
             It does not start the local server.
             """
     )

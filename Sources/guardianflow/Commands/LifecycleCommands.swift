@@ -20,7 +20,8 @@ struct PromoteCommand: AsyncParsableCommand {
     @Argument(help: "The registered model.") var model: String
     @Option(help: "The version to promote (default: the candidate's).") var version: String?
     @Option(help: "The metric the gate compares; higher is better.") var metric = "best/mAP50_95"
-    @Option(help: "How much worse than the champion the version may be.") var margin = 0.0
+    @Option(help: "How much worse than the champion the version may be, in the metric's units (0.01 = one point of mAP).")
+    var margin = 0.0
     @Flag(help: "Skip the gate (recorded in the history).") var force = false
     @Option(help: "Why, recorded in the history.") var reason: String?
     @OptionGroup var output: OutputOptions

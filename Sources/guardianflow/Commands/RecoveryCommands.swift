@@ -34,7 +34,7 @@ func reportRecovery(_ outcomes: [RunRecovery.Outcome], json: Bool, nothing: Stri
 struct SyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
-        abstract: "Deliver what guardianflow processes that are gone left in their journals.",
+        abstract: "Deliver the journals left by guardianflow processes that have exited, and finish their runs.",
         discussion: """
             A training logs through a journal in the work dir (<work dir>/journal/<run id>.jsonl). When \
             MLflow stops answering, training goes on and the journal holds what it logged; the same \
@@ -45,6 +45,9 @@ struct SyncCommand: AsyncParsableCommand {
 
             Runs whose process is still alive, or that belong to another tracking server, are left alone. \
             A run left RUNNING with no end planned stays RUNNING: `guardianflow runs reap` ends it.
+
+            Exit codes: 0 when every journal was delivered (or there was none), 69 when MLflow did not \
+            take them all (they stay, for the next sync).
             """
     )
     @OptionGroup var global: GlobalOptions

@@ -58,7 +58,8 @@ struct ServerCommand: AsyncParsableCommand {
     }
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "status", abstract: "Say whether the local server runs and answers.")
+        static let configuration = CommandConfiguration(
+            commandName: "status", abstract: "Say whether the local server runs and answers (exit 0), or not (exit 69).")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
 

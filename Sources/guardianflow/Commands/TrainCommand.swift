@@ -13,25 +13,37 @@ struct TrainCommand: AsyncParsableCommand {
 
             Everything is checked before anything is written to MLflow. Ctrl-C or SIGTERM stops the \
             trainer, ends the run KILLED (exit 130/143) and keeps last.pt, so that \
-            `guardianflow train --resume RUN_ID` can continue it.
+            `guardianflow train --resume RUN_ID` can continue it with the run's own data, model and \
+            hyperparameters (only --device and --workers may change).
+
+            With --json, stdout gets one object: {"run_id", "status", "metrics", "model"}; when the \
+            training does not finish, "model" is null and "error" says why (the exit code is the same).
+
+            Exit codes: 0 done, 3 training failed, 4 out of memory, 65 bad input (nothing written), \
+            69 MLflow unreachable, 77 credentials refused, 130/143 interrupted.
 
             Example:
-              guardianflow train --experiment ppe --data site-a/data.yaml --model yolov8n.yaml \\
-                  --epochs 100 --batch 16 --customer donghwa-entec --task ppe
+              guardianflow train --experiment ppe --data site-a/data.yaml \\
+                --model yolov8n.yaml --epochs 100 --batch 16 \\
+                --customer donghwa-entec --task ppe
             """
     )
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "The MLflow experiment (created when missing).") var experiment: String?
-    @Option(help: ArgumentHelp("The dataset YAML (train:, val:, names:).", valueName: "data.yaml")) var data: String?
-    @Option(help: ArgumentHelp("A model config such as yolov8n.yaml (from scratch) or local .pt weights.", valueName: "arch"))
+    @Option(help: "The MLflow experiment, created when missing (required unless --resume).") var experiment: String?
+    @Option(help: ArgumentHelp("The dataset YAML with train:, val:, names: (required unless --resume).", valueName: "data.yaml"))
+    var data: String?
+    @Option(
+        help: ArgumentHelp(
+            "A model config such as yolov8n.yaml (from scratch) or local .pt weights (required unless --resume).", valueName: "arch"))
     var model: String?
-    @Option(help: "Epochs to train.") var epochs = 100
-    @Option(parsing: .unconditional, help: "Batch size; -1 lets ultralytics pick (GPU only).") var batch = 16
-    @Option(help: "Image size in pixels.") var imgsz = 640
-    @Option(help: "Initial learning rate (ultralytics' lr0).") var lr: Double?
-    @Option(help: "cpu, or a GPU index such as 0.") var device: String?
+    @Option(help: "Epochs to train (default: 100).") var epochs: Int?
+    @Option(parsing: .unconditional, help: "Batch size (default: 16); -1 lets ultralytics pick one that fits, with --device N.")
+    var batch: Int?
+    @Option(help: "Image size in pixels (default: 640).") var imgsz: Int?
+    @Option(help: "Initial learning rate (ultralytics' lr0; default: ultralytics' 0.01).") var lr: Double?
+    @Option(help: "cpu, or a GPU index such as 0 or 0,1 (default: ultralytics' choice, the first GPU if any).") var device: String?
     @Option(help: "Dataloader workers.") var workers: Int?
     @Option(help: "Random seed.") var seed: Int?
     @Option(help: "The customer, recorded as a tag.") var customer: String?
@@ -41,7 +53,10 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .customLong("tag"), help: ArgumentHelp("A run tag, repeatable.", valueName: "key=value")) var tags: [String] = []
     @Option(name: .customLong("arg"), help: ArgumentHelp("An extra ultralytics argument, repeatable (e.g. plots=false).", valueName: "key=value"))
     var arguments: [String] = []
-    @Option(help: ArgumentHelp("Continue a KILLED or FAILED run from its last.pt.", valueName: "run-id")) var resume: String?
+    @Option(
+        help: ArgumentHelp(
+            "Continue a KILLED or FAILED run from its last.pt, with its own data, model and hyperparameters.", valueName: "run-id"))
+    var resume: String?
     @Option(
         help: ArgumentHelp(
             "Seconds between system/GPU metric samples (default 10, from system_metrics_interval); 0 turns them off.",
@@ -50,7 +65,20 @@ struct TrainCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        if resume == nil {
+        if resume != nil {
+            // The run's params are fixed in MLflow, and ultralytics resumes with the checkpoint's own.
+            let fixed: [(String, Bool)] = [
+                ("--experiment", experiment != nil), ("--data", data != nil), ("--model", model != nil), ("--epochs", epochs != nil),
+                ("--batch", batch != nil), ("--imgsz", imgsz != nil), ("--lr", lr != nil), ("--seed", seed != nil),
+                ("--run-name", runName != nil), ("--tag", !tags.isEmpty), ("--arg", !arguments.isEmpty),
+            ]
+            let given = fixed.filter(\.1).map(\.0)
+            if !given.isEmpty {
+                throw ValidationError(
+                    "--resume continues the run with its own settings, so \(given.joined(separator: ", ")) cannot be given with it "
+                        + "(only --device, --workers and the registry options may change). To change them, start a new training.")
+            }
+        } else {
             guard experiment != nil else { throw ValidationError("Missing --experiment NAME (or --resume RUN_ID).") }
             guard data != nil else { throw ValidationError("Missing --data DATA.yaml.") }
             guard model != nil else { throw ValidationError("Missing --model ARCH (e.g. yolov8n.yaml or a local .pt).") }
@@ -72,7 +100,7 @@ struct TrainCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try await loadSettings(global, flags: systemMetricsInterval.map { [.systemMetricsInterval: $0] } ?? [:])
         var options = TrainingOptions()
-        options.imgsz = imgsz
+        options.imgsz = imgsz ?? options.imgsz
         options.learningRate = lr
         options.device = device
         options.workers = workers
@@ -96,14 +124,36 @@ struct TrainCommand: AsyncParsableCommand {
         try await runReporting(settings) {
             defer { withExtendedLifetime(interrupts) {} }
             let result: TrainingResult
-            if let resume {
-                result = try await runner.resume(runId: resume, options: options)
-            } else {
-                result = try await runner.run(epochs: epochs, batchSize: batch, options: options)
+            do {
+                if let resume {
+                    result = try await runner.resume(runId: resume, options: options)
+                } else {
+                    result = try await runner.run(epochs: epochs ?? 100, batchSize: batch ?? 16, options: options)
+                }
+            } catch {
+                display.finish()
+                reportFailure(error, seen: display.lastSeen)
+                throw error
             }
             display.finish()
             try report(result, settings: settings)
         }
+    }
+
+    /// With --json, a training that got as far as creating its run still says which run it was.
+    func reportFailure(_ error: any Error, seen: (runId: String?, metrics: TrainingMetrics?)) {
+        guard output.json, let runId = seen.runId ?? resume else { return }
+        let wrapped = GuardianFlowError.wrap(error)
+        let status: String? =
+            switch wrapped {
+            case .interrupted: "KILLED"
+            case .trainingFailed, .outOfMemory: "FAILED"
+            default: nil  // left RUNNING for `guardianflow sync`, or not changed at all
+            }
+        try? Console.json(
+            JSONResult(
+                run_id: runId, status: status, metrics: seen.metrics?.dictionary() ?? [:], model: nil,
+                error: .init(exit_code: wrapped.exitCode, message: Redaction.redactURIs(wrapped.description))))
     }
 
     struct JSONResult: Encodable {
@@ -112,10 +162,26 @@ struct TrainCommand: AsyncParsableCommand {
             var version: String
             var alias: String?
         }
+        struct Failure: Encodable {
+            var exit_code: Int32
+            var message: String
+        }
         var run_id: String
-        var status: String
+        var status: String?
         var metrics: [String: Double]
         var model: Model?
+        var error: Failure? = nil
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(run_id, forKey: .run_id)
+            try c.encode(status, forKey: .status)
+            try c.encode(metrics, forKey: .metrics)
+            try c.encode(model, forKey: .model)
+            try c.encodeIfPresent(error, forKey: .error)
+        }
+
+        enum CodingKeys: String, CodingKey { case run_id, status, metrics, model, error }
     }
 
     func report(_ result: TrainingResult, settings: Settings) throws {
@@ -136,6 +202,6 @@ struct TrainCommand: AsyncParsableCommand {
             Console.out("  promote it: guardianflow promote \(model.name)")
         }
         Console.out("  weights sha256: \(result.weightsSHA256 ?? "-")")
-        Console.out("  MLflow UI: \(uri)/#/experiments/\(result.experimentId)/runs/\(result.runId)")
+        Console.out("  MLflow UI: \(uri.hasSuffix("/") ? String(uri.dropLast()) : uri)/#/experiments/\(result.experimentId)/runs/\(result.runId)")
     }
 }

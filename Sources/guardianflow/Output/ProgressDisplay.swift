@@ -6,6 +6,12 @@ final class ProgressDisplay: @unchecked Sendable {
     private let lock = NSLock()
     private let live: Bool
     private var lineOpen = false
+    private var seenRun: String?
+    private var seenMetrics: TrainingMetrics?
+
+    /// The run the training created or resumed, once it exists, and its latest epoch's metrics:
+    /// what `--json` reports when the training does not finish.
+    var lastSeen: (runId: String?, metrics: TrainingMetrics?) { lock.withLock { (seenRun, seenMetrics) } }
 
     init(json: Bool) {
         live = Console.stderrIsTerminal
@@ -22,12 +28,14 @@ final class ProgressDisplay: @unchecked Sendable {
         lock.withLock {
             switch progress.phase {
             case .starting(let runId, _):
+                seenRun = runId
                 closeLine()
                 Console.err("Run \(runId) created; starting the trainer…")
             case .started(let device, let saveDir):
                 closeLine()
                 Console.err("Training on \(device), \(progress.epochs) epochs (files in \(saveDir)).")
             case .epoch(let metrics):
+                seenMetrics = metrics
                 let text = epochLine(progress, metrics)
                 if live {
                     FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
