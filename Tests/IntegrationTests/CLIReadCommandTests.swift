@@ -69,6 +69,14 @@ struct CLIReadCommandTests {
         let runs = try await CLI.run(["list", "runs", "--experiment", "\(prefix)-exp-a", "--json"], environment: env(server))
         let runRows = try #require(try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]])
         #expect(runRows.compactMap { $0["run_id"] as? String }.sorted() == expected["runs"] as? [String])
+        let positional = try await CLI.run(["list", "runs", "\(prefix)-exp-a", "--json"], environment: env(server))
+        #expect(positional.stdout == runs.stdout)
+
+        // --filter matches a part of the name in any case.
+        let filtered = try await CLI.run(["list", "models", "--filter", "\(prefix)-MODEL-X".uppercased(), "--json"], environment: env(server))
+        #expect(filtered.exitCode == 0, "\(filtered.stderr)")
+        let filteredRows = try #require(try JSONSerialization.jsonObject(with: Data(filtered.stdout.utf8)) as? [[String: Any]])
+        #expect(filteredRows.compactMap { $0["name"] as? String } == ["\(prefix)-model-x"])
 
         // Tables for people: header and one row per item.
         let table = try await CLI.run(["list", "versions", "\(prefix)-model-y"], environment: env(server))

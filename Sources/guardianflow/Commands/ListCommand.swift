@@ -39,13 +39,15 @@ struct ListCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "models", abstract: "List registered models with their aliases.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
-        @Option(help: ArgumentHelp("Only models whose name contains this.", valueName: "text")) var filter: String?
+        @Option(help: ArgumentHelp("Only models whose name contains this, in any case (% and _ are wildcards).", valueName: "text"))
+        var filter: String?
 
         func run() async throws {
             let settings = try await loadSettings(global)
             try await runReporting(settings) {
                 let client = try await connect(settings)
-                let sqlFilter = filter.map { "name LIKE '%\($0.replacingOccurrences(of: "'", with: "''"))%'" }
+                // ILIKE: case-insensitive on every backend (SQLite's LIKE is, PostgreSQL's is not).
+                let sqlFilter = filter.map { "name ILIKE '%\($0.replacingOccurrences(of: "'", with: "''"))%'" }
                 let models = try await client.allRegisteredModels(filter: sqlFilter)
                 if output.json {
                     try Console.json(models.map(ModelRow.init))
@@ -84,17 +86,22 @@ struct ListCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "runs", abstract: "List the runs of an experiment, newest first.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
-        @Option(help: "The experiment's name.") var experiment: String
+        @Argument(help: ArgumentHelp("The experiment's name.", valueName: "experiment")) var name: String?
+        @Option(help: "The experiment's name (the same as the argument).") var experiment: String?
         @Option(help: "At most this many runs.") var limit = 100
 
         func validate() throws {
             guard limit >= 1 else { throw ValidationError("--limit must be at least 1.") }
+            guard (name == nil) != (experiment == nil) else {
+                throw ValidationError("Name one experiment: `guardianflow list runs EXPERIMENT` (or --experiment EXPERIMENT).")
+            }
         }
 
         func run() async throws {
             let settings = try await loadSettings(global)
             try await runReporting(settings) {
                 let client = try await connect(settings)
+                let experiment = name ?? experiment ?? ""
                 guard let found = try await client.getExperiment(named: experiment), !found.isDeleted else {
                     let names = try await client.allExperiments().map(\.name)
                     throw GuardianFlowError.registryState(

@@ -34,13 +34,13 @@ struct Table {
     }
 }
 
-/// Formats MLflow millisecond timestamps for tables.
+/// Formats MLflow millisecond timestamps for tables, in local time with its zone.
 enum TimeFormat {
     static func date(_ milliseconds: Int64?) -> String {
         guard let milliseconds, milliseconds > 0 else { return "-" }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm"
+        formatter.dateFormat = "yyyy-MM-dd HH:mm zzz"
         return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
     }
 
