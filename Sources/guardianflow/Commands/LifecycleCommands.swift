@@ -174,8 +174,9 @@ struct PullCommand: AsyncParsableCommand {
     )
     @OptionGroup var global: GlobalOptions
     @Argument(help: "MODEL, MODEL@ALIAS or MODEL/VERSION.") var reference: String
-    @Option(name: [.customShort("o"), .long], help: "The folder to write the weights to.") var output: String = "."
-    @Flag(help: "Print JSON on stdout.") var json = false
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("The folder to write the weights to.", valueName: "dir"))
+    var output: String = "."
+    @Flag(help: "Print JSON on stdout (and nothing else there).") var json = false
 
     func run() async throws {
         let settings = try await loadSettings(global)

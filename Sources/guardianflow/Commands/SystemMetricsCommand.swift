@@ -15,7 +15,8 @@ struct SystemMetricsCommand: AsyncParsableCommand {
             memory, a process group's CPU and resident memory (--pid), and one GPU through NVML \
             (--device; the first GPU when NVML lists one). Handy on a new GPU machine to see what \
             the MLflow UI's System Metrics tab will show. CPU percentages need two readings, so the \
-            first sample comes one interval after the start.
+            first sample comes one interval after the start. With --json, each sample is one JSON \
+            object on a line of its own (JSON Lines), printed as it is taken.
 
             Examples:
               guardianflow system-metrics --device 0
