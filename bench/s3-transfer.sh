@@ -21,7 +21,7 @@
 #   N=5 SIZE_MIB=2048 bench/s3-transfer.sh
 #   SWEEP="16x8 32x8 64x4" SWEEP_ON="null moto" SWEEP_N=2 bench/s3-transfer.sh
 #                                             part size (MiB) x concurrency settings to try too
-#   GF_BUILD=0 bench/s3-transfer.sh           skip `swift build -c release --package-path bench/s3-transfer`
+#   GF_BUILD=0 bench/s3-transfer.sh           skip `swift build -c release --static-swift-stdlib --package-path bench/s3-transfer`
 #   S3_TRANSFER=path, BENCHMARKS_MD=path      another harness binary; write the section elsewhere
 #
 # Needs the project venv (.venv with boto3 and moto[server]), a Swift toolchain (the harness is
@@ -73,11 +73,12 @@ trap s3_cleanup EXIT
 rm -rf "$out"
 mkdir -p "$out/runs" "$tmp/moto"
 if [ "$GF_BUILD" != 0 ] && [ -z "${S3_TRANSFER:-}" ]; then
-  echo "==> swift build -c release --package-path ${pkg#"$root"/} (log: ${out#"$root"/}/build.log)" >&2
-  swift build -c release --package-path "$pkg" >"$out/build.log" 2>&1 || { tail -n 30 "$out/build.log" >&2; die "the harness did not build"; }
+  echo "==> swift build -c release --static-swift-stdlib --package-path ${pkg#"$root"/} (log: ${out#"$root"/}/build.log)" >&2
+  # Linked as the shipped binary is (scripts/setup): the Swift runtime statically.
+  swift build -c release --static-swift-stdlib --package-path "$pkg" >"$out/build.log" 2>&1 || { tail -n 30 "$out/build.log" >&2; die "the harness did not build"; }
 fi
 git -C "$root" diff HEAD -- Sources Package.swift >"$out/sources.diff" 2>/dev/null || true
-[ -x "$bin" ] || die "no harness at ${bin#"$root"/} (swift build -c release --package-path bench/s3-transfer)"
+[ -x "$bin" ] || die "no harness at ${bin#"$root"/} (swift build -c release --static-swift-stdlib --package-path bench/s3-transfer)"
 
 scrub_env
 # No AWS config or credentials files of the developer's, no instance metadata: both clients get the
