@@ -201,6 +201,7 @@ struct LifecycleRuleTests {
         let between = try await m.aliases()
         for version in between.values { #expect(["1", "2"].contains(version)) }
         #expect(between["champion"] != nil)
+        #expect(between["champion"] != between["rollback"], "\(between)")
 
         let again = try await m.registry.promote(modelName: m.name)
         #expect(again.champion == "2")
@@ -225,6 +226,45 @@ struct LifecycleRuleTests {
         #expect(between["champion"] != between["rollback"])
         let again = try await m.registry.rollback(modelName: m.name)
         #expect(again.champion == "2")
+        #expect(try await m.aliases() == ["champion": "2", "rollback": "1"])
+        #expect(try await m.registry.history(modelName: m.name).filter { $0.action == .rollback }.count == 1)
+    }
+
+    /// Throws before the `at`-th write (0-based), whatever its step.
+    final class CrashAt: @unchecked Sendable {
+        let at: Int
+        private let lock = NSLock()
+        private var count = 0
+        init(_ at: Int) { self.at = at }
+        func check(_ step: String) throws {
+            let n = lock.withLock { defer { count += 1 }; return count }
+            if n == at { throw Crash() }
+        }
+    }
+
+    @Test(
+        "a rollback whose next @rollback is today's champion (promoted back and forth): between any two writes rollback ≠ champion; running it again finishes it",
+        arguments: 0..<9)
+    func rollbackOntoCurrentChampionCrash(write: Int) async throws {
+        let m = try await ModelFixture.make(try currentServer(), values: [0.1, 0.2])
+        for version in ["1", "2"] {
+            try await m.set("candidate", version)
+            _ = try await m.registry.promote(modelName: m.name)
+        }
+        _ = try await m.registry.promote(modelName: m.name, version: "1", force: true)
+        // Rolling back to 2 puts @rollback on 1 (the champion 2 replaced), which is the champion now.
+        #expect(try await m.aliases() == ["champion": "1", "rollback": "2"])
+        let crash = CrashAt(write)
+        let crashing = ModelRegistry(client: m.client, beforeWrite: { try crash.check($0) })
+        do {
+            _ = try await crashing.rollback(modelName: m.name)
+        } catch is Crash {
+            let between = try await m.aliases()
+            #expect(between["champion"] != nil)
+            #expect(between["champion"] != between["rollback"], "after write \(write): \(between)")
+            let again = try await m.registry.rollback(modelName: m.name)
+            #expect(again.resumed == (write > 0))
+        }
         #expect(try await m.aliases() == ["champion": "2", "rollback": "1"])
         #expect(try await m.registry.history(modelName: m.name).filter { $0.action == .rollback }.count == 1)
     }

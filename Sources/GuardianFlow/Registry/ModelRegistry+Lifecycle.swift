@@ -4,7 +4,8 @@ import MLflow
 /// What a promote or rollback did.
 public struct LifecycleResult: Sendable, Equatable, Encodable {
     public var model: String
-    /// The version this operation made champion.
+    /// The version this operation made champion (a concurrent promote or rollback may have
+    /// moved `champion` on since).
     public var champion: String
     /// Where `rollback` points once the operation is done, read back after its writes.
     public var rollback: String?
@@ -29,8 +30,8 @@ extension ModelRegistry {
         modelName: String, version: String? = nil, gate: PromotionGate = PromotionGate(), force: Bool = false,
         reason: String? = nil
     ) async throws -> LifecycleResult {
-        let registered = try await model(named: modelName)
-        if let pending = unfinished(registered), pending.action == .promote, version == nil || version == pending.version {
+        var registered = try await model(named: modelName)
+        if let pending = try await interrupted(.promote, version: version, in: &registered) {
             return try await complete(pending, model: modelName, aliases: registered.aliases, resumed: true, gate: nil)
         }
         guard let target = version ?? registered.aliases[Self.candidate] else {
@@ -83,11 +84,12 @@ extension ModelRegistry {
     /// - Throws: ``GuardianFlowError/registryState(_:)`` (exit 6) when there is no rollback
     ///   version; nothing is written then.
     public func rollback(modelName: String, reason: String? = nil) async throws -> LifecycleResult {
-        let registered = try await model(named: modelName)
-        let history = HistoryEntry.entries(fromTags: registered.tags)
-        if let pending = unfinished(registered), pending.action == .rollback {
+        var registered = try await model(named: modelName)
+        if let pending = try await interrupted(.rollback, in: &registered) {
+            let history = HistoryEntry.entries(fromTags: registered.tags)
             return try await complete(pending, model: modelName, aliases: registered.aliases, resumed: true, gate: nil, history: history)
         }
+        let history = HistoryEntry.entries(fromTags: registered.tags)
         guard let target = registered.aliases[Self.rollback] else {
             throw GuardianFlowError.registryState(
                 "Model '\(modelName)' has no @rollback version to go back to (champion: "
@@ -118,6 +120,18 @@ extension ModelRegistry {
             metric: metric, value: value, championValue: championValue)
     }
 
+    /// An interrupted operation of this kind (and of this version, when one is named) to finish
+    /// instead of starting a new one. Its owner may have finished it between the read and the
+    /// check that the owner is gone, so one that is found is confirmed by reading again.
+    func interrupted(_ action: HistoryEntry.Action, version: String? = nil, in registered: inout RegisteredModel) async throws -> HistoryEntry? {
+        guard let pending = unfinished(registered), pending.action == action, version == nil || version == pending.version else {
+            return nil
+        }
+        registered = try await model(named: registered.name)
+        guard let still = unfinished(registered), still.id == pending.id else { return nil }
+        return still
+    }
+
     /// The operation recorded as pending whose history entry was never written and whose
     /// process is gone: it was interrupted, and calling the same command again finishes it.
     func unfinished(_ registered: RegisteredModel) -> HistoryEntry? {
@@ -137,13 +151,13 @@ extension ModelRegistry {
         }
     }
 
-    /// The writes of an operation, each idempotent, one after another in crash-safe order; then
-    /// the re-read.
+    /// The writes of an operation, each idempotent, one after another in crash-safe order.
     ///
     /// The pending mark goes first and the history entry last: an operation whose history entry
-    /// is missing is unfinished. The writes are not sent concurrently: the server applies a
-    /// model's writes one at a time, so sending them together only costs connections (measured
-    /// in BENCHMARKS.md), and one order is easier to reason about after a crash.
+    /// is missing is unfinished, and running the command again finishes it. The aliases move so
+    /// that every alias is on an existing version and `rollback` never equals `champion`, between
+    /// any two writes. The writes are not sent concurrently: the server applies a model's writes
+    /// one at a time, so sending them together only costs connections (BENCHMARKS.md).
     func complete(
         _ entry: HistoryEntry, model: String, aliases: [String: String], resumed: Bool, gate: String?,
         history: [HistoryEntry] = []
@@ -152,24 +166,28 @@ extension ModelRegistry {
         // 1. The pending mark: from here on, running the command again finds and finishes it.
         try beforeWrite("pending")
         try await client.setRegisteredModelTag(name: model, key: PendingOperation.tagKey, value: PendingOperation(entry: entry).encoded())
-        switch entry.action {
-        case .promote:
-            // 2. rollback ← the champion being replaced (harmless on its own: champion has not moved).
+        // 2. The aliases. `rollback` moves before `champion` only to a version that is not the
+        //    champion now (a rollback's next version, usually); otherwise it first leaves the
+        //    version that becomes champion, and takes its new place once `champion` has moved.
+        let champion = aliases[Self.champion]
+        let fallbacks =
+            entry.action == .rollback
+            ? Array(previousChampions(before: entry.version, history: history).drop { $0 != entry.rollback }.dropFirst()) : []
+        let rollbackFirst = entry.action == .rollback && entry.rollback != nil && entry.rollback != champion
+        if rollbackFirst {
             try beforeWrite("rollback")
-            if let rollback = entry.rollback {
-                try await client.setAlias(name: model, alias: Self.rollback, version: rollback)
-            }
-        case .rollback:
-            // 2. rollback moves off the version coming back, so it never equals champion.
+            entry.rollback = try await moveRollback(model, to: entry.rollback, fallbacks: fallbacks.filter { $0 != champion })
+        } else if aliases[Self.rollback] == entry.version {
             try beforeWrite("rollback")
-            entry.rollback = try await moveRollback(model, to: entry.rollback, fallbacks: Array(
-                previousChampions(before: entry.version, history: history).drop { $0 != entry.rollback }.dropFirst()))
+            try await deleteAliasIfPresent(model, Self.rollback)
         }
-        // 3. champion ← the version.
         try beforeWrite("champion")
         try await client.setAlias(name: model, alias: Self.champion, version: entry.version)
-        // 4. The promoted candidate goes, and the audit tags; the history entry (which marks the
-        //    operation finished) only after they succeeded.
+        if !rollbackFirst, entry.action == .rollback || entry.rollback != nil {
+            try beforeWrite("rollback")
+            entry.rollback = try await moveRollback(model, to: entry.rollback, fallbacks: fallbacks)
+        }
+        // 3. The promoted candidate goes, and the audit tags.
         if entry.action == .promote, aliases[Self.candidate] == entry.version {
             try beforeWrite("candidate")
             try await deleteAliasIfPresent(model, Self.candidate)
@@ -181,10 +199,12 @@ extension ModelRegistry {
             try beforeWrite("audit")
             try await client.setModelVersionTag(name: model, version: entry.version, key: key, value: value)
         }
+        // 4. Read back: concurrent writers may have left rollback == champion. Before the history
+        //    entry, so that a failure here too leaves the operation to finish by running it again.
+        let rollback = try await repair(model)
+        // 5. The history entry: the operation is done.
         try beforeWrite("done")
         try await client.setRegisteredModelTag(name: model, key: entry.tagKey, value: entry.encoded())
-        // Re-read: concurrent writers may have left rollback == champion.
-        let rollback = try await repair(model)
         return LifecycleResult(model: model, champion: entry.version, rollback: rollback, entry: entry, gate: gate, resumed: resumed)
     }
 
