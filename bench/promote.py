@@ -146,13 +146,13 @@ def latency(uri: str, model: str, n: str) -> None:
             ("GET", f"registered-models/get?name={rq}", None),
             ("GET", f"model-versions/get?name={rq}&version={target}", None),
             ("POST", "registered-models/set-tag", {"name": rm, "key": "guardianflow.pending", "value": entry}),
-            ("POST", "registered-models/alias", {"name": rm, "alias": "rollback", "version": old}),
             ("POST", "registered-models/alias", {"name": rm, "alias": "champion", "version": target}),
+            ("POST", "registered-models/alias", {"name": rm, "alias": "rollback", "version": old}),
             *[("POST", "model-versions/set-tag", {"name": rm, "version": target, "key": f"guardianflow.{k}",
                                                    "value": "bench@host"})
               for k in ("promoted_at", "promoted_by", "promoted_from")],
-            ("POST", "registered-models/set-tag", history_tag()),
             ("GET", f"registered-models/alias?name={rq}&alias=rollback", None),
+            ("POST", "registered-models/set-tag", history_tag()),
         ))
 
     def rollback(target, new_rollback):  # the 9 requests of `guardianflow rollback`, in its order
@@ -164,8 +164,8 @@ def latency(uri: str, model: str, n: str) -> None:
             *[("POST", "model-versions/set-tag", {"name": rm, "version": target, "key": f"guardianflow.{k}",
                                                    "value": "bench@host"})
               for k in ("rolled_back_at", "rolled_back_by", "rolled_back_from")],
-            ("POST", "registered-models/set-tag", history_tag()),
             ("GET", f"registered-models/alias?name={rq}&alias=rollback", None),
+            ("POST", "registered-models/set-tag", history_tag()),
         ))
 
     promotes, rollbacks, replayed = [], [], {"promote": 0, "rollback": 0}
