@@ -38,6 +38,14 @@ struct ModelFixture {
 
     var registry: ModelRegistry { ModelRegistry(client: client) }
 
+    /// Each version in turn becomes the candidate and is promoted.
+    func promoteInTurn(_ versions: [String]) async throws {
+        for version in versions {
+            try await set("candidate", version)
+            _ = try await registry.promote(modelName: name)
+        }
+    }
+
     /// The pending mark, if any, belongs to an operation whose history entry exists.
     func pendingIsFinished() async throws -> Bool {
         let tags = try await client.getRegisteredModel(name: name)?.tags ?? [:]
@@ -152,10 +160,7 @@ struct LifecycleRuleTests {
     @Test("rollback: champion ← rollback, rollback ← the champion before it in the history, or removed")
     func rollbackChain() async throws {
         let m = try await ModelFixture.make(try currentServer(), values: [0.1, 0.2, 0.3])
-        for version in ["1", "2", "3"] {
-            try await m.set("candidate", version)
-            _ = try await m.registry.promote(modelName: m.name)
-        }
+        try await m.promoteInTurn(["1", "2", "3"])
         #expect(try await m.aliases() == ["champion": "3", "rollback": "2"])
         let first = try await m.registry.rollback(modelName: m.name, reason: "v3 misses helmets")
         #expect(first.champion == "2")
@@ -173,10 +178,7 @@ struct LifecycleRuleTests {
     @Test("rollback skips a previous champion that was deleted: @rollback then goes to the one before, or is removed")
     func rollbackPastDeletedVersion() async throws {
         let m = try await ModelFixture.make(try currentServer(), values: [0.1, 0.2, 0.3])
-        for version in ["1", "2", "3"] {
-            try await m.set("candidate", version)
-            _ = try await m.registry.promote(modelName: m.name)
-        }
+        try await m.promoteInTurn(["1", "2", "3"])
         try await m.client.deleteModelVersion(name: m.name, version: "1")
         let result = try await m.registry.rollback(modelName: m.name)
         #expect(result.champion == "2")
@@ -215,10 +217,7 @@ struct LifecycleRuleTests {
     @Test("a crash between any two writes of a rollback leaves valid aliases; running it again finishes the job", arguments: rollbackSteps)
     func rollbackCrash(step: String) async throws {
         let m = try await ModelFixture.make(try currentServer(), values: [0.1, 0.2, 0.3])
-        for version in ["1", "2", "3"] {
-            try await m.set("candidate", version)
-            _ = try await m.registry.promote(modelName: m.name)
-        }
+        try await m.promoteInTurn(["1", "2", "3"])
         let crashing = ModelRegistry(client: m.client, beforeWrite: { if $0 == step { throw Crash() } })
         await #expect(throws: Crash.self) { try await crashing.rollback(modelName: m.name) }
         let between = try await m.aliases()
@@ -247,10 +246,7 @@ struct LifecycleRuleTests {
         arguments: 0..<9)
     func rollbackOntoCurrentChampionCrash(write: Int) async throws {
         let m = try await ModelFixture.make(try currentServer(), values: [0.1, 0.2])
-        for version in ["1", "2"] {
-            try await m.set("candidate", version)
-            _ = try await m.registry.promote(modelName: m.name)
-        }
+        try await m.promoteInTurn(["1", "2"])
         _ = try await m.registry.promote(modelName: m.name, version: "1", force: true)
         // Rolling back to 2 puts @rollback on 1 (the champion 2 replaced), which is the champion now.
         #expect(try await m.aliases() == ["champion": "1", "rollback": "2"])
