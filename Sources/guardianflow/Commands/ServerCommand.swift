@@ -76,6 +76,9 @@ struct ServerCommand: AsyncParsableCommand {
                 } else {
                     Console.out("not running (\(status.uri)); start it with `guardianflow server start`")
                 }
+                if let remote = settings.trackingURI, !output.json {
+                    Console.out("Note: a tracking URI is set (\(Redaction.redactURIs(remote))); commands use that server, not this local one.")
+                }
             }
             if !running { throw ExitCode(69) }
         }
