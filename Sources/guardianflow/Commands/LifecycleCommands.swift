@@ -8,8 +8,10 @@ struct PromoteCommand: AsyncParsableCommand {
         abstract: "Make a version the champion (default: the candidate), after the gate.",
         discussion: """
             The gate compares the version's metric (default best/mAP50_95) with the champion's and \
-            refuses (exit 5, both numbers shown, nothing changed) when it is worse by more than --margin. \
-            A first champion passes; --force skips the gate and the history says so.
+            refuses (exit 5, both numbers shown, nothing changed) when it is worse by more than --margin, \
+            or when either has no value for the metric (a version tag, else its run's metric). A first \
+            champion passes; --force skips the gate and the history says so. Exit 6 (nothing changed): \
+            no such model or version, no candidate, or the version already is the champion.
 
             Then: @rollback ← the old champion, @champion ← the version, @candidate removed if it \
             pointed there, audit tags on the version and an entry in the model's history. If it is \
