@@ -85,11 +85,11 @@ extension ModelRegistry {
     ///   version; nothing is written then.
     public func rollback(modelName: String, reason: String? = nil) async throws -> LifecycleResult {
         var registered = try await model(named: modelName)
-        if let pending = try await interrupted(.rollback, in: &registered) {
-            let history = HistoryEntry.entries(fromTags: registered.tags)
+        let pending = try await interrupted(.rollback, in: &registered)
+        let history = HistoryEntry.entries(fromTags: registered.tags)
+        if let pending {
             return try await complete(pending, model: modelName, aliases: registered.aliases, resumed: true, gate: nil, history: history)
         }
-        let history = HistoryEntry.entries(fromTags: registered.tags)
         guard let target = registered.aliases[Self.rollback] else {
             throw GuardianFlowError.registryState(
                 "Model '\(modelName)' has no @rollback version to go back to (champion: "
