@@ -57,7 +57,11 @@ struct ConfigCommand: AsyncParsableCommand {
                         + (settings.configFile
                             ?? "none (looked for ./guardianflow.yaml and ~/.config/guardianflow/guardianflow.yaml)"))
                 if settings[.python] == nil {
-                    Console.out("Python (no `python` set): \(PythonEnvironment.locate(settings: settings).python), the first .venv found beside the executable.")
+                    let found = PythonEnvironment.locate(settings: settings)
+                    Console.out(
+                        found.exists
+                            ? "Python (no `python` set): \(found.python), the .venv found beside the executable."
+                            : "Python (no `python` set): no .venv beside the executable or here; run scripts/setup, or set `python`.")
                 }
                 if settings.trackingURI == nil {
                     Console.out("No tracking URI: commands use the local MLflow server at http://127.0.0.1:\(settings.serverPort).")

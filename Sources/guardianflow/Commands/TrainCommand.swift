@@ -19,8 +19,9 @@ struct TrainCommand: AsyncParsableCommand {
             With --json, stdout gets one object: {"run_id", "status", "metrics", "model"}; when the \
             training does not finish, "model" is null and "error" says why (the exit code is the same).
 
-            Exit codes: 0 done, 3 training failed, 4 out of memory, 65 bad input (nothing written), \
-            69 MLflow unreachable, 77 credentials refused, 130/143 interrupted.
+            Exit codes: 0 done, 3 training failed, 4 out of memory, 6 a run --resume cannot continue, \
+            64 usage, 65 bad input (nothing written), 69 MLflow unreachable, 77 credentials refused, \
+            130/143 interrupted.
 
             Example:
               guardianflow train --experiment ppe --data site-a/data.yaml \\
