@@ -17,7 +17,7 @@ struct WireTests {
         let server = try await TestHTTPServer { _ in .json(Self.runJSON) }
         defer { Task { await server.shutdown() } }
         let client = try server.client()
-        let info = try await client.createRun(experimentId: "1", runName: "n", startTime: 42, tags: ["customer": "acme"])
+        let info = try await client.createRun(experimentId: "1", runName: "n", startTime: 42, tags: ["customer": "acme"], createToken: "tok-1")
         #expect(info.runId == "r1")
         #expect(info.startTime == 1_700_000_000_000)
         let request = try #require(server.requests.first)
@@ -27,7 +27,42 @@ struct WireTests {
         let body = request.json
         #expect(body["experiment_id"] as? String == "1")
         #expect(body["start_time"] as? Int == 42)
-        #expect((body["tags"] as? [[String: String]]) == [["key": "customer", "value": "acme"]])
+        #expect(
+            (body["tags"] as? [[String: String]]) == [["key": "client.create_token", "value": "tok-1"], ["key": "customer", "value": "acme"]])
+    }
+
+    /// The run search's answer: the run the lost create made when `made`, else none.
+    static func searchAnswer(made: Bool) -> TestResponse {
+        .json(made ? #"{"runs":[\#(runJSON.dropFirst(7).dropLast(1))]}"# : "{}")
+    }
+
+    @Test("a create whose connection was lost looks for what it made before sending again, and sends nothing twice",
+          arguments: [true, false])
+    func createAfterLostConnection(made: Bool) async throws {
+        let creates = Counter()
+        let server = try await TestHTTPServer { request in
+            switch request.path {
+            case "/api/2.0/mlflow/runs/create": return creates.next() == 1 ? .close : .json(Self.runJSON)
+            case "/api/2.0/mlflow/runs/search":
+                let filter = request.json["filter"] as? String ?? ""
+                return filter.contains("tok-9") ? Self.searchAnswer(made: made) : .json("{}")
+            default: return .reply(status: 404)
+            }
+        }
+        defer { Task { await server.shutdown() } }
+        let info = try await server.client().createRun(experimentId: "1", createToken: "tok-9")
+        #expect(info.runId == "r1")
+        let paths = server.requests.map { $0.path.replacingOccurrences(of: "/api/2.0/mlflow/", with: "") }
+        // Made: found by its token, not created again. Not made: created a second time, once.
+        #expect(paths == (made ? ["runs/create", "runs/search"] : ["runs/create", "runs/search", "runs/create"]))
+    }
+
+    @Test("a create the server refuses outright (4xx) is neither searched for nor retried")
+    func createRefused() async throws {
+        let server = try await TestHTTPServer { _ in .json(#"{"error_code":"INVALID_PARAMETER_VALUE","message":"bad"}"#, status: 400) }
+        defer { Task { await server.shutdown() } }
+        await #expect(throws: MLflowError.self) { try await server.client().createRun(experimentId: "1") }
+        #expect(server.requests.map(\.path) == ["/api/2.0/mlflow/runs/create"])
     }
 
     @Test("Basic auth from username/password, Bearer from a token, Basic from URI credentials")
@@ -125,10 +160,11 @@ struct WireTests {
         await #expect(throws: MLflowError.self) {
             try await server.client(retry: policy, clock: clock).setTag(runId: "r", key: "k", value: "v")
         }
-        let waited = clock.sleeps.reduce(Duration.zero, +)
-        #expect(waited <= .seconds(3))
-        #expect(clock.sleeps == [.milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600)].prefix(clock.sleeps.count).map { $0 })
-        #expect(server.requests.count == clock.sleeps.count + 1)
+        // Jitter is centred (random 0.5): 0.2 + 0.4 + 0.8 + 1.6 s = 3 s fit the budget exactly;
+        // the next wait (3.2 s) would not, so the fifth attempt is the last.
+        #expect(clock.sleeps == [.milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600)])
+        #expect(clock.sleeps.reduce(Duration.zero, +) <= .seconds(3))
+        #expect(server.requests.count == 5)
     }
 
     @Test("401 and 403 are authentication errors, not retried")

@@ -101,18 +101,33 @@ extension MLflowClient {
     // MARK: Model versions
 
     /// Creates a model version; it starts PENDING_REGISTRATION. See ``waitUntilReady(name:version:timeout:)``.
+    ///
+    /// Created once: a create whose answer was lost is found again by its
+    /// ``MLflowClient/createTokenTag`` instead of being sent twice.
     public func createModelVersion(
         name: String, source: String, runId: String? = nil, tags: [String: String] = [:],
         description: String? = nil
     ) async throws -> ModelVersion {
         var body: [String: JSONValue] = ["name": .string(name), "source": .string(source)]
         if let runId { body["run_id"] = .string(runId) }
-        if !tags.isEmpty {
-            body["tags"] = .array(
-                tags.keyValues.map { KeyValue(key: $0.key, value: MLflowKey.truncate($0.value, to: 5000)).json })
-        }
+        let token = UUID().uuidString
+        var tags = tags
+        tags[Self.createTokenTag] = token
+        body["tags"] = .array(tags.keyValues.map { KeyValue(key: $0.key, value: MLflowKey.truncate($0.value, to: 5000)).json })
         if let description { body["description"] = .string(description) }
-        return try await call("POST", "model-versions/create", body: body, as: ModelVersionResponse.self).modelVersion
+        return try await createOnce { once in
+            try await once.call("POST", "model-versions/create", body: body, as: ModelVersionResponse.self).modelVersion
+        } lookup: {
+            var filter = "name='\(name.replacingOccurrences(of: "'", with: "\\'"))'"
+            if let runId { filter += " and run_id='\(runId.replacingOccurrences(of: "'", with: "\\'"))'" }
+            var page: String?
+            repeat {
+                let found = try await searchModelVersions(filter: filter, pageToken: page)
+                if let made = found.versions.first(where: { $0.tags[Self.createTokenTag] == token }) { return made }
+                page = found.nextPageToken
+            } while page != nil
+            return nil
+        }
     }
 
     /// Polls a model version until it is READY.

@@ -17,18 +17,34 @@ extension MLflowClient {
         enum CodingKeys: String, CodingKey { case metrics, nextPageToken = "next_page_token" }
     }
 
-    /// Creates a run in RUNNING state.
+    /// Creates a run in RUNNING state, once: a create whose answer was lost is found again by
+    /// its ``MLflowClient/createTokenTag`` instead of being sent twice.
+    ///
+    /// - Parameter createToken: the token tagged on the run; a fresh one when nil. A caller that
+    ///   records it first (a lease) can find the run even when this process dies mid-call.
     public func createRun(
         experimentId: String, runName: String? = nil, startTime: Int64 = mlflowTimestamp(),
-        tags: [String: String] = [:]
+        tags: [String: String] = [:], createToken: String = UUID().uuidString
     ) async throws -> RunInfo {
         var body: [String: JSONValue] = ["experiment_id": .string(experimentId), "start_time": .int(startTime)]
         if let runName { body["run_name"] = .string(runName) }
+        var tags = tags
+        tags[Self.createTokenTag] = createToken
         let cleanTags = tags.keyValues.map {
             KeyValue(key: MLflowKey.sanitize($0.key), value: MLflowKey.truncate($0.value, to: batchLimits.maxTagValueLength))
         }
-        if !cleanTags.isEmpty { body["tags"] = .array(cleanTags.map(\.json)) }
-        return try await call("POST", "runs/create", body: body, as: RunResponse.self).run.info
+        body["tags"] = .array(cleanTags.map(\.json))
+        return try await createOnce { once in
+            try await once.call("POST", "runs/create", body: body, as: RunResponse.self).run.info
+        } lookup: {
+            try await findRun(experimentId: experimentId, createToken: createToken)
+        }
+    }
+
+    /// The run of an experiment that carries this create token, deleted ones included.
+    public func findRun(experimentId: String, createToken: String) async throws -> RunInfo? {
+        let filter = "tags.`\(Self.createTokenTag)` = '\(createToken.replacingOccurrences(of: "'", with: "\\'"))'"
+        return try await searchRuns(experimentIds: [experimentId], filter: filter, viewType: .all, maxResults: 1).runs.first?.info
     }
 
     /// Sets a run's status and end time.
