@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import GuardianFlow
 import HTTPSupport
@@ -34,6 +37,41 @@ struct ChildProcessTests {
         }
     }
 
+    @Test("a failed spawn closes each of its pipe ends once: none opened meanwhile by another thread under a reused number is closed")
+    func failedSpawnDescriptors() async throws {
+        // Another thread keeps opening /dev/null and checks each descriptor is still its own after
+        // the failed spawns around it; a second close of a reused number would show as EBADF.
+        let stop = ManagedFlag()
+        let watcher = Task.detached { () -> Int in
+            var stolen = 0
+            while !stop.isSet {
+                let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { continue }
+                for _ in 0..<50 where fcntl(fd, F_GETFD) == -1 { stolen += 1 }
+                if fcntl(fd, F_GETFD) != -1 { close(fd) }
+            }
+            return stolen
+        }
+        for _ in 0..<300 {
+            #expect(throws: GuardianFlowError.self) {
+                try ChildProcess.spawn(ProcessSpec(executable: "/nonexistent/trainer", stdout: .pipe, stderr: .pipe))
+            }
+        }
+        stop.set()
+        #expect(await watcher.value == 0, "a descriptor the watcher held was closed by a failed spawn")
+    }
+
+    @Test("waitForExit(timeout:) tells a child that died from one that runs, without anyone else waiting")
+    func waitWithTimeout() async throws {
+        let quick = try ChildProcess.spawn(ProcessSpec(executable: "/bin/sh", arguments: ["-c", "exit 7"]))
+        #expect(await quick.waitForExit(timeout: .seconds(10)) == .exited(7))
+        #expect(quick.reapedExit == .exited(7))
+        let slow = try ChildProcess.spawn(ProcessSpec(executable: "/bin/sleep", arguments: ["30"]))
+        #expect(await slow.waitForExit(timeout: .milliseconds(200)) == nil)
+        #expect(slow.reapedExit == nil)
+        #expect(await slow.terminate(grace: .seconds(2)) == .signaled(15))
+    }
+
     func isZombie(_ pid: Int32) -> Bool {
         let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
         return stat.isEmpty || stat.contains(") Z ")
@@ -48,4 +86,12 @@ struct FilePathsTests {
     func parent(path: String, expected: String) {
         #expect(FilePaths.parent(path) == expected)
     }
+}
+
+/// A flag one task sets and another polls.
+final class ManagedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
 }

@@ -1,4 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
+import GuardianFlow
 import MLflow
 import Testing
 import TestSupport
@@ -107,7 +111,22 @@ struct CLIReadCommandTests {
         #expect(outcomes["tracking server"] == "ok")
         #expect(outcomes["artifact store"] == "ok")
         #expect(outcomes["python venv"] == "ok")
-        #expect(outcomes["NVML"] == "warning")
+        // NVML is optional: ok with devices on a GPU machine, a warning elsewhere; either way it
+        // says what this machine has.
+        switch NVMLAvailability.probe() {
+        case .absent: #expect(outcomes["NVML"] == "warning")
+        case .available(_, let devices): #expect(outcomes["NVML"] == (devices.isEmpty ? "warning" : "ok"))
+        }
+    }
+
+    @Test("train --help offers for --device only what the validator takes, and lists exit 74")
+    func trainHelp() async throws {
+        let help = try await CLI.run(["train", "--help"], environment: TestEnvironment.cleanEnvironment())
+        #expect(help.exitCode == 0)
+        let text = help.stdout.replacingOccurrences(of: "\n", with: " ").split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(!text.contains("such as 0 or 0,1"), "\(text)")
+        #expect(text.contains("One GPU per training"), "\(text)")
+        #expect(text.contains("74"), "\(text)")
     }
 
     @Test("config show masks every secret")
@@ -200,15 +219,30 @@ struct EmbeddedServerTests {
         let work = TestEnvironment.temporaryDirectory("embedded")
         let port = TestEnvironment.freePort()
         let env = TestEnvironment.cleanEnvironment(["GUARDIANFLOW_WORK_DIR": work, "GUARDIANFLOW_SERVER_PORT": String(port)])
-        defer {
-            // Whatever happened, stop it.
-            Task { _ = try? await CLI.run(["server", "stop"], environment: env) }
-        }
         let before = try await CLI.run(["server", "status"], environment: env)
         #expect(before.exitCode == 69)
         #expect(before.stdout.contains("not running"))
 
         let list = try await CLI.run(["list", "experiments", "--json"], environment: env)
+        // The server the CLI started runs in a session of its own: scripts/test stops its group
+        // if this test does not get to.
+        let recorded = (try? String(contentsOfFile: work + "/server/server.pid", encoding: .utf8))?.split(separator: " ").first
+        let serverGroup = recorded.flatMap { Int32($0) }
+        if let serverGroup { TestEnvironment.register(pgid: serverGroup) }
+        do {
+            try await checkEmbedded(list: list, env: env, work: work, port: port)
+        } catch {
+            _ = try? await CLI.run(["server", "stop"], environment: env)
+            throw error
+        }
+        _ = try? await CLI.run(["server", "stop"], environment: env)
+        if let serverGroup {
+            #expect(!groupAlive(serverGroup))
+            TestEnvironment.unregister(pgid: serverGroup)
+        }
+    }
+
+    func checkEmbedded(list: CLI.Result, env: [String: String], work: String, port: Int) async throws {
         #expect(list.exitCode == 0, "\(list.stderr)")
         #expect(list.stderr.contains("starting the local MLflow server at http://127.0.0.1:\(port)"))
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
@@ -232,6 +266,50 @@ struct EmbeddedServerTests {
         #expect(!groupAlive(Int32(pid)))
         let after = try await CLI.run(["server", "status"], environment: env)
         #expect(after.exitCode == 69)
+    }
+
+    @Test("a local server that dies at start is reported within seconds, with the tail of its log")
+    func diesAtStart() async throws {
+        // A venv whose mlflow fails at once, as a broken install or a bad database does.
+        let venv = TestEnvironment.temporaryDirectory("broken-venv")
+        try FileManager.default.createDirectory(atPath: venv + "/bin", withIntermediateDirectories: true)
+        try "#!/bin/sh\necho 'boom: the backend store cannot be opened' >&2\nexit 3\n".write(
+            toFile: venv + "/bin/mlflow", atomically: true, encoding: .utf8)
+        chmod(venv + "/bin/mlflow", 0o755)
+        var server = LocalMLflowServer(
+            workDir: TestEnvironment.temporaryDirectory("broken-work"), port: TestEnvironment.freePort(),
+            python: PythonEnvironment(python: venv + "/bin/python"))
+        server.startTimeout = .seconds(60)
+        let clock = ContinuousClock()
+        let started = clock.now
+        do {
+            try await server.start()
+            Issue.record("expected the start to fail")
+        } catch let error as GuardianFlowError {
+            #expect(error.exitCode == 69)
+            #expect(error.description.contains("exited at start"), "\(error)")
+            #expect(error.description.contains("boom: the backend store cannot be opened"), "\(error)")
+        }
+        #expect(clock.now - started < .seconds(10), "reported at once, not after the 60 s start timeout")
+    }
+
+    @Test("server stop leaves alone a process whose pid the pidfile names but that is not the server it started")
+    func stopChecksTheProcess() async throws {
+        let work = TestEnvironment.temporaryDirectory("reused-pid")
+        let bystander = try ChildProcess.spawn(ProcessSpec(executable: "/bin/sleep", arguments: ["60"], grouping: .newGroup))
+        TestEnvironment.register(pgid: bystander.pid)
+        defer {
+            bystander.signal(SIGKILL)
+            TestEnvironment.unregister(pgid: bystander.pid)
+        }
+        let server = LocalMLflowServer(workDir: work, port: TestEnvironment.freePort(), python: PythonEnvironment(python: TestEnvironment.python))
+        try FileManager.default.createDirectory(atPath: work + "/server", withIntermediateDirectories: true)
+        // A pid alone (no start time), and a pid with another process's start time: neither is proof.
+        for recorded in ["\(bystander.pid)\n", "\(bystander.pid) 1\n"] {
+            try recorded.write(toFile: server.pidFile, atomically: true, encoding: .utf8)
+            #expect(await server.stop(grace: .seconds(1)) == false)
+            #expect(await bystander.waitForExit(timeout: .milliseconds(300)) == nil, "the bystander still runs after stop with '\(recorded)'")
+        }
     }
 
     func groupAlive(_ pgid: Int32) -> Bool {

@@ -52,9 +52,8 @@ public final class MLflowTestServer: TestServer {
         probe.requestTimeout = .seconds(2)
         let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
-            if child.hasExited { break }
             if (try? await probe.health()) == true { return server }
-            try await Task.sleep(for: .milliseconds(200))
+            if await child.waitForExit(timeout: .milliseconds(200)) != nil { break }
         }
         await server.stop()
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""

@@ -84,12 +84,12 @@ public enum TestEnvironment {
 
     /// Records a process group the test suite started, so scripts/test can kill it even if
     /// the test process dies.
-    static func register(pgid: Int32) {
+    public static func register(pgid: Int32) {
         guard let dir = ProcessInfo.processInfo.environment["GUARDIANFLOW_TEST_PGID_DIR"] else { return }
         try? "".write(toFile: "\(dir)/\(pgid)", atomically: true, encoding: .utf8)
     }
 
-    static func unregister(pgid: Int32) {
+    public static func unregister(pgid: Int32) {
         guard let dir = ProcessInfo.processInfo.environment["GUARDIANFLOW_TEST_PGID_DIR"] else { return }
         try? FileManager.default.removeItem(atPath: "\(dir)/\(pgid)")
     }
@@ -104,9 +104,12 @@ public enum CLI {
         public var seconds: Double
     }
 
-    public static func run(_ arguments: [String], environment: [String: String], timeout: Duration = .seconds(120)) async throws -> Result {
+    public static func run(
+        _ arguments: [String], environment: [String: String], workingDirectory: String? = nil, timeout: Duration = .seconds(120)
+    ) async throws -> Result {
         let started = ContinuousClock.now
-        let result = try await ChildProcess.run(TestEnvironment.executable, arguments, environment: environment, timeout: timeout)
+        let result = try await ChildProcess.run(
+            TestEnvironment.executable, arguments, environment: environment, workingDirectory: workingDirectory, timeout: timeout)
         let elapsed = ContinuousClock.now - started
         let code: Int32
         switch result.exit {

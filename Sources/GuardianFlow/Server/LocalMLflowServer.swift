@@ -55,16 +55,27 @@ public struct LocalMLflowServer: Sendable {
         (try? await client().health()) ?? false
     }
 
-    func recordedPid() -> pid_t? {
-        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    /// The pid of the server this work dir started, when that process still runs: the pidfile
+    /// holds its pid and start time (field 22 of /proc/PID/stat), and a pid the kernel has
+    /// given to another process since, or a pidfile without a start time, names nothing.
+    func runningServerPid() -> pid_t? {
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8) else { return nil }
+        let fields = text.split(whereSeparator: \.isWhitespace)
+        guard fields.count == 2, let pid = Int32(fields[0]), let start = UInt64(fields[1]), pid > 1,
+            let stat = ProcFS().stat(pid), stat.state != "Z", stat.startTime == start
         else { return nil }
         return pid
     }
 
+    /// Records the server's pid and start time.
+    func recordServer(_ pid: pid_t) throws {
+        let start = ProcFS().stat(pid)?.startTime ?? 0
+        try "\(pid) \(start)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
+    }
+
     /// The server's state.
     public func status() async -> Status {
-        let pid = recordedPid().flatMap { processIsAlive($0) ? $0 : nil }
+        let pid = runningServerPid()
         let version = try? await client().serverVersion()
         return Status(uri: uri, running: version != nil, pid: pid, version: version, workDir: workDir, logFile: logFile)
     }
@@ -83,7 +94,7 @@ public struct LocalMLflowServer: Sendable {
                 "mlflow is not installed at \(mlflow). Run scripts/setup to create the project venv, "
                     + "or set GUARDIANFLOW_PYTHON to a Python that has mlflow.")
         }
-        if let pid = recordedPid(), processIsAlive(pid) {
+        if let pid = runningServerPid() {
             // A server we started earlier is still coming up, or hung: replace it.
             kill(-pid, SIGKILL)
         }
@@ -104,23 +115,32 @@ public struct LocalMLflowServer: Sendable {
             environment: environment, workingDirectory: serverDir,
             stdout: .file(logFile, append: true), stderr: .file(logFile, append: true), grouping: .newSession)
         let child = try ChildProcess.spawn(spec)
-        try String(child.pid).write(toFile: pidFile, atomically: true, encoding: .utf8)
+        try recordServer(child.pid)
 
         let clock = ContinuousClock()
         let deadline = clock.now + startTimeout
+        var died: ProcessExit?
         while clock.now < deadline {
-            if child.hasExited { break }
             if await isAnswering() {
                 // Reap it in the background if it ever ends while we still run.
                 Task.detached { _ = await child.waitForExit() }
                 return true
             }
-            try await Task.sleep(for: .milliseconds(250))
+            // Waiting on the child reaps it the moment it dies, so a server that cannot start
+            // is reported at once, not after the whole timeout.
+            if let exit = await child.waitForExit(timeout: .milliseconds(250)) {
+                died = exit
+                break
+            }
         }
         kill(-child.pid, SIGKILL)
         try? FileManager.default.removeItem(atPath: pidFile)
         let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
-        let tail = log.split(separator: "\n").suffix(8).joined(separator: "\n")
+        let tail = log.split(separator: "\n").suffix(12).joined(separator: "\n")
+        if let died {
+            throw GuardianFlowError.unavailable(
+                "The local MLflow server exited at start (\(died)). Last lines of \(logFile):\n\(tail)")
+        }
         throw GuardianFlowError.unavailable(
             "The local MLflow server did not come up at \(uri) within \(startTimeout). "
                 + "Is port \(port) taken (set GUARDIANFLOW_SERVER_PORT)? Last lines of \(logFile):\n\(tail)")
@@ -131,7 +151,8 @@ public struct LocalMLflowServer: Sendable {
     /// - Returns: false when none was running.
     @discardableResult
     public func stop(grace: Duration = .seconds(10)) async -> Bool {
-        guard let pid = recordedPid(), processIsAlive(pid) else {
+        guard let pid = runningServerPid() else {
+            // Nothing of ours runs (a pid reused since by another process is left alone).
             try? FileManager.default.removeItem(atPath: pidFile)
             return false
         }

@@ -103,9 +103,18 @@ public final class ChildProcess: @unchecked Sendable {
         defer { posix_spawnattr_destroy(&attributes) }
 
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        // Every pipe end is a bare descriptor owned here until the spawn succeeded: the child's
+        // ends are closed once, whatever happens; the parent's are closed once on failure, or
+        // handed to FileHandles (which close them) on success. Nothing is closed twice, so no
+        // descriptor that another thread opened meanwhile under a reused number is touched.
         var parentEnds: [Int32] = []
         var childEnds: [Int32] = []
-        func setUp(_ output: ProcessSpec.Output, fd: Int32) throws -> FileHandle? {
+        var handedOver = false
+        defer {
+            for fd in childEnds { close(fd) }
+            if !handedOver { for fd in parentEnds { close(fd) } }
+        }
+        func setUp(_ output: ProcessSpec.Output, fd: Int32) throws -> Int32? {
             switch output {
             case .inherit:
                 return nil
@@ -119,12 +128,12 @@ public final class ChildProcess: @unchecked Sendable {
             case .pipe:
                 var fds: [Int32] = [0, 0]
                 guard gf_pipe_cloexec(&fds) == 0 else {
-                    throw GuardianFlowError.internal("Cannot create a pipe: \(String(cString: strerror(errno))).")
+                    throw GuardianFlowError.io("Cannot create a pipe to \(spec.executable): \(String(cString: strerror(errno))).")
                 }
-                posix_spawn_file_actions_adddup2(&actions, fds[1], fd)
                 parentEnds.append(fds[0])
                 childEnds.append(fds[1])
-                return FileHandle(fileDescriptor: fds[0], closeOnDealloc: true)
+                posix_spawn_file_actions_adddup2(&actions, fds[1], fd)
+                return fds[0]
             }
         }
         let out = try setUp(spec.stdout, fd: 1)
@@ -165,13 +174,14 @@ public final class ChildProcess: @unchecked Sendable {
                 }
             }
         }
-        for fd in childEnds { close(fd) }
         guard result == 0 else {
-            for fd in parentEnds { close(fd) }
             throw GuardianFlowError.invalidInput(
                 "Cannot start \(spec.executable): \(String(cString: strerror(result))). Check that it is installed (scripts/setup).")
         }
-        return ChildProcess(pid: pid, stdout: out, stderr: err, spec: spec)
+        handedOver = true
+        return ChildProcess(
+            pid: pid, stdout: out.map { FileHandle(fileDescriptor: $0, closeOnDealloc: true) },
+            stderr: err.map { FileHandle(fileDescriptor: $0, closeOnDealloc: true) }, spec: spec)
     }
 
     /// Waits for the child to end (reaping it exactly once, whoever asks).
@@ -212,11 +222,32 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 
-    /// Whether the child has been reaped.
-    public var hasExited: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return exit != nil
+    /// How the child ended, once someone reaped it (``waitForExit()``); nil before. A child that
+    /// died but that nobody waits for yet is a zombie, not reaped: to learn whether it ended,
+    /// use ``waitForExit(timeout:)``.
+    public var reapedExit: ProcessExit? {
+        lock.withLock { exit }
+    }
+
+    /// Waits for the child to end, at most `timeout`.
+    ///
+    /// - Returns: how it ended, or nil when it still runs after `timeout`.
+    public func waitForExit(timeout: Duration) async -> ProcessExit? {
+        if let exit = reapedExit { return exit }
+        // Not a task group: it would wait for the waiter, which only ends when the child does.
+        let first = FirstAnswer<ProcessExit?>()
+        return await withCheckedContinuation { continuation in
+            first.set(continuation)
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                first.answer(nil)
+            }
+            Task {
+                let exit = await self.waitForExit()
+                first.answer(exit)
+                timer.cancel()
+            }
+        }
     }
 
     /// Sends a signal to the child, or to its whole process group.
@@ -232,16 +263,7 @@ public final class ChildProcess: @unchecked Sendable {
     @discardableResult
     public func terminate(grace: Duration = .seconds(5)) async -> ProcessExit {
         signal(SIGTERM)
-        let exited = await withTaskGroup(of: ProcessExit?.self) { group in
-            group.addTask { await self.waitForExit() }
-            group.addTask {
-                try? await Task.sleep(for: grace)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
+        let exited = await waitForExit(timeout: grace)
         // Children of the child may still be alive even when it exited: kill the group either way.
         signal(SIGKILL)
         if let exited { return exited }
@@ -253,26 +275,16 @@ public final class ChildProcess: @unchecked Sendable {
     /// - Parameter timeout: the child's group is killed when it runs longer.
     public static func run(
         _ executable: String, _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
-        timeout: Duration = .seconds(60)
+        workingDirectory: String? = nil, timeout: Duration = .seconds(60)
     ) async throws -> (exit: ProcessExit, stdout: String, stderr: String) {
         let child = try spawn(
             ProcessSpec(
-                executable: executable, arguments: arguments, environment: environment, stdout: .pipe, stderr: .pipe,
-                grouping: .newGroup))
+                executable: executable, arguments: arguments, environment: environment, workingDirectory: workingDirectory,
+                stdout: .pipe, stderr: .pipe, grouping: .newGroup))
         async let out = readAll(child.stdout)
         async let err = readAll(child.stderr)
-        let exit = await withTaskGroup(of: ProcessExit?.self) { group in
-            group.addTask { await child.waitForExit() }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
         let finalExit: ProcessExit
-        if let exit {
+        if let exit = await child.waitForExit(timeout: timeout) {
             finalExit = exit
         } else {
             finalExit = await child.terminate(grace: .seconds(1))
@@ -374,4 +386,30 @@ final class SpawnerThread: @unchecked Sendable {
 
 private final class ResultBox<R>: @unchecked Sendable {
     var value: R?
+}
+
+/// Resumes a continuation with the first of several answers; the later ones are dropped.
+private final class FirstAnswer<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, Never>?
+    private var early: T??
+
+    func set(_ continuation: CheckedContinuation<T, Never>) {
+        let ready: T?? = lock.withLock {
+            if let early { return early }
+            self.continuation = continuation
+            return nil
+        }
+        if let ready { continuation.resume(returning: ready!) }
+    }
+
+    func answer(_ value: T) {
+        let waiting: CheckedContinuation<T, Never>? = lock.withLock {
+            guard early == nil else { return nil }
+            early = .some(value)
+            defer { continuation = nil }
+            return continuation
+        }
+        waiting?.resume(returning: value)
+    }
 }
