@@ -2,7 +2,8 @@ import Foundation
 import MLflow
 import S3
 
-/// Everything guardianflow reports to a user, each with the exit code of DESIGN.md section 10.
+/// Everything guardianflow reports to a user, each with its exit code (the list in README.md,
+/// "Exit codes", and in `guardianflow --help`).
 public enum GuardianFlowError: Error, Sendable, CustomStringConvertible {
     /// A command line that cannot work (exit 64).
     case usage(String)
@@ -12,6 +13,9 @@ public enum GuardianFlowError: Error, Sendable, CustomStringConvertible {
     case unavailable(String)
     /// Credentials refused (exit 77).
     case authentication(String)
+    /// A local disk failure: the work dir's journal, a file that cannot be written or read back,
+    /// a full or read-only disk (exit 74, EX_IOERR as sysexits).
+    case io(String)
     /// Training failed (exit 3).
     case trainingFailed(String)
     /// Out of memory (exit 4).
@@ -29,7 +33,7 @@ public enum GuardianFlowError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .usage(let m), .invalidInput(let m), .unavailable(let m), .authentication(let m),
+        case .usage(let m), .invalidInput(let m), .unavailable(let m), .authentication(let m), .io(let m),
             .trainingFailed(let m), .outOfMemory(let m), .gateRefused(let m), .registryState(let m),
             .internal(let m):
             return m
@@ -47,6 +51,7 @@ public enum GuardianFlowError: Error, Sendable, CustomStringConvertible {
         case .invalidInput: 65
         case .unavailable: 69
         case .authentication: 77
+        case .io: 74
         case .trainingFailed: 3
         case .outOfMemory: 4
         case .gateRefused: 5
@@ -63,12 +68,31 @@ public enum GuardianFlowError: Error, Sendable, CustomStringConvertible {
         case .authenticationRefused: return 77
         case .invalidResponse: return 69
         case .registration: return 6
-        case .file: return 65
+        case .file: return 74
         case .invalidArgument: return 65
         case .api(_, let status, let code, _):
             if code == "RESOURCE_DOES_NOT_EXIST" { return 6 }
             if code == "INVALID_PARAMETER_VALUE" { return 65 }
             return status >= 500 ? 69 : 65
+        }
+    }
+
+    /// The error of this message that exits with `code`, for a failure known by its exit code
+    /// (a recovery outcome).
+    public static func exiting(_ code: Int32, _ message: String) -> GuardianFlowError {
+        switch code {
+        case 64: .usage(message)
+        case 65: .invalidInput(message)
+        case 69: .unavailable(message)
+        case 74: .io(message)
+        case 77: .authentication(message)
+        case 3: .trainingFailed(message)
+        case 4: .outOfMemory(message)
+        case 5: .gateRefused(message)
+        case 6: .registryState(message)
+        case 130: .interrupted(signal: 2, message)
+        case 143: .interrupted(signal: 15, message)
+        default: .internal(message)
         }
     }
 
@@ -80,11 +104,16 @@ public enum GuardianFlowError: Error, Sendable, CustomStringConvertible {
         case let error as S3Error:
             switch error {
             case .credentials: return .authentication(error.description)
-            case .integrity, .file: return .invalidInput(error.description)
+            case .file: return .io(error.description)
+            case .integrity: return .invalidInput(error.description)
             case .service(_, 404, _, _, _, _, _): return .invalidInput(error.description)
             case .unreachable, .clockSkew, .service: return .unavailable(error.description)
             }
         case is CancellationError: return .interrupted(signal: 2, "Interrupted.")
+        case let error as CocoaError where error.isFileError:
+            return .io("A local file could not be read or written: \(error.localizedDescription)")
+        case let error as POSIXError:
+            return .io("A local file operation failed: \(error.localizedDescription)")
         default: return .internal("Unexpected error: \(error)")
         }
     }

@@ -16,7 +16,8 @@ struct GuardianFlowCommand: AsyncParsableCommand {
             see `guardianflow config show`.
 
             Exit codes: 0 ok, 64 usage, 65 bad input (dataset, model, config), 69 a service \
-            unreachable, 77 credentials refused, 3 training failed, 4 out of memory, 5 promotion \
+            unreachable, 74 local disk failure (a full or read-only work dir, a file that cannot be \
+            written), 77 credentials refused, 3 training failed, 4 out of memory, 5 promotion \
             refused by the gate, 6 registry or run state (unknown model, version, experiment or run; \
             no candidate or rollback; already champion; a run that cannot be resumed), 70 internal \
             error (a bug: please report it), 130 interrupted, 143 terminated.

@@ -7,7 +7,7 @@ import MLflow
 import Testing
 import TestSupport
 
-/// The tracking server goes away and comes back: nothing logged is lost, nothing is sent twice.
+/// The tracking server goes away and comes back: nothing logged is lost, no metric point is stored twice.
 @Suite("Tracking outages: the journal, its replay, guardianflow sync", .serialized)
 struct OutageTests {
     static let data = TestEnvironment.repoRoot + "/examples/ppe-sample/data.yaml"
@@ -50,15 +50,16 @@ struct OutageTests {
             }
             // The first epoch reached MLflow: take the server away.
             let deadline = ContinuousClock.now + .seconds(240)
-            while await !lines.contains("epoch 1/\(epochs)"), ContinuousClock.now < deadline, !child.hasExited {
-                try await Task.sleep(for: .milliseconds(100))
+            while await !lines.contains("epoch 1/\(epochs)"), ContinuousClock.now < deadline {
+                if await child.waitForExit(timeout: .milliseconds(100)) != nil { break }
             }
             let sawFirstEpoch = await lines.contains("epoch 1/\(epochs)")
             let soFar = await lines.all
             try #require(sawFirstEpoch, "\(soFar)")
             await first.stop()
-            try await Task.sleep(for: .seconds(8))
-            #expect(!child.hasExited, "training goes on while MLflow is away")
+            // Waiting on the child reaps it if it died: nil means it still runs after 8 s.
+            let exitedDuringOutage = await child.waitForExit(timeout: .seconds(8))
+            #expect(exitedDuringOutage == nil, "training goes on while MLflow is away")
 
             try await withStopping(try await MLflowTestServer.start(directory: directory, port: port)) { second in
                 let exit = await child.waitForExit()
@@ -122,6 +123,60 @@ struct OutageTests {
             .init(saveDir: saveDir, best: saveDir + "/weights/best.pt", last: nil, epochsCompleted: 3,
                   bestMetrics: ["metrics/mAP50-95(B)": 0.3], speedMs: ["inference": 1.0], resultsCSV: nil, argsYAML: nil))
         return [started] + epochs + [finished]
+    }
+
+    @Test("Ctrl-C while MLflow is away: train --json says status null (the end waits for sync), exit 130; sync then ends it KILLED")
+    func interruptedDuringOutage() async throws {
+        let directory = TestEnvironment.temporaryDirectory("ctrlc-server")
+        let port = TestEnvironment.freePort()
+        let work = TestEnvironment.temporaryDirectory("ctrlc-work")
+        let environment = TestEnvironment.cleanEnvironment([
+            "MLFLOW_TRACKING_URI": "http://127.0.0.1:\(port)", "GUARDIANFLOW_WORK_DIR": work, "GUARDIANFLOW_OUTAGE_WAIT_SECONDS": "3",
+        ])
+        let (exit, stdout, stderr) = try await withStopping(try await MLflowTestServer.start(directory: directory, port: port)) { server in
+            let child = try ChildProcess.spawn(
+                ProcessSpec(
+                    executable: TestEnvironment.executable,
+                    arguments: [
+                        "train", "--experiment", "ctrlc", "--data", Self.data, "--model", "yolov8n.yaml", "--epochs", "50", "--batch", "8",
+                        "--imgsz", "64", "--device", "cpu", "--workers", "0", "--arg", "plots=false", "--json",
+                    ],
+                    environment: environment, stdout: .pipe, stderr: .pipe, grouping: .newGroup))
+            defer { child.signal(SIGKILL) }
+            let lines = Lines()
+            let reader = Task { for await line in ChildProcess.lines(of: child.stderr!) { await lines.add(line) } }
+            let output = Task { () -> String in
+                var out = ""
+                for await line in ChildProcess.lines(of: child.stdout!) { out += line + "\n" }
+                return out
+            }
+            let deadline = ContinuousClock.now + .seconds(240)
+            while await !lines.contains("epoch 1/50"), ContinuousClock.now < deadline {
+                if await child.waitForExit(timeout: .milliseconds(100)) != nil { break }
+            }
+            let sawFirstEpoch = await lines.contains("epoch 1/50")
+            let soFar = await lines.all
+            try #require(sawFirstEpoch, "\(soFar)")
+            await server.stop()
+            child.signal(SIGINT, group: false)  // the CLI only, as a terminal's Ctrl-C reaches it
+            let exit = await child.waitForExit()
+            _ = await reader.value
+            return (exit, await output.value, await lines.all)
+        }
+        #expect(exit == .exited(130), "\(stderr.suffix(2000))")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any], "\(stdout)")
+        let runId = try #require(json["run_id"] as? String)
+        #expect(json.keys.contains("status") && json["status"] is NSNull, "the run is not KILLED yet: \(json)")
+        #expect(stderr.contains("guardianflow sync"), "\(stderr.suffix(2000))")
+
+        try await withStopping(try await MLflowTestServer.start(directory: directory, port: port)) { server in
+            #expect(try await server.client().getRun(id: runId).info.status == .running)
+            let sync = try await CLI.run(["sync"], environment: environment, timeout: .seconds(120))
+            #expect(sync.exitCode == 0, "\(sync.stderr)")
+            let run = try await server.client().getRun(id: runId)
+            #expect(run.info.status == .killed)
+            #expect(run.tags["guardianflow.error.kind"] == "interrupted")
+        }
     }
 
     enum GiveUp: String, Sendable, CaseIterable, CustomTestStringConvertible {
@@ -190,6 +245,7 @@ struct OutageTests {
                 Issue.record("expected MLflow to be unreachable at the end")
             } catch let error as GuardianFlowError {
                 #expect(error.exitCode == (giveUp == .ctrlC ? 130 : 69))
+                #expect(control.endedStatus == nil, "the run's end is left to sync, not done")
                 if giveUp == .ctrlC { #expect(clock.now - stoppedAt < .seconds(30), "Ctrl-C ends the wait") }
                 #expect(error.description.contains("guardianflow sync"), "\(error)")
                 #expect(error.description.contains("\(work)/journal/"), "\(error)")

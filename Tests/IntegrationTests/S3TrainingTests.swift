@@ -89,4 +89,104 @@ struct S3TrainingTests {
             #expect(!doctor.stdout.contains("not-the-secret-canary"))
         }
     }
+
+    /// A run on the S3 store, as a dead training left it: RUNNING, files in a save dir, and a
+    /// journal whose last record plans its end.
+    func deadRun(_ mlflow: MLflowTestServer, work: String, plan: (RunInfo, String, Int) -> JournalRecord) async throws -> RunInfo {
+        let client = try mlflow.client()
+        let experiment = try await client.getOrCreateExperiment(named: "dead-\(UUID().uuidString.prefix(6))")
+        let run = try await client.createRun(experimentId: experiment.experimentId)
+        let saveDir = "\(work)/runs/\(run.runId)"
+        try FileManager.default.createDirectory(atPath: saveDir + "/weights", withIntermediateDirectories: true)
+        try Data(repeating: 3, count: 2000).write(to: URL(fileURLWithPath: saveDir + "/weights/best.pt"))
+        try "epoch,metrics/mAP50(B)\n1,0.5\n".write(toFile: saveDir + "/results.csv", atomically: true, encoding: .utf8)
+        try "trainer log\n".write(toFile: saveDir + ".log", atomically: true, encoding: .utf8)
+        try RunJournal(workDir: work, runId: run.runId).append { plan(run, saveDir, $0) }
+        return run
+    }
+
+    @Test("sync without S3 settings for an s3:// run: exit 65 naming the settings, nothing written anywhere, nothing registered, the journal kept; sync with them finishes it")
+    func syncWithoutS3Settings() async throws {
+        try await withServers { s3, mlflow, _ in
+            let work = TestEnvironment.temporaryDirectory("s3sync")
+            let model = "s3-sync-\(UUID().uuidString.prefix(6))"
+            let run = try await deadRun(mlflow, work: work) { run, saveDir, seq in
+                .finish(
+                    seq: seq, FinishPlan(
+                        runId: run.runId, experimentId: run.experimentId, artifactURI: run.artifactURI, saveDir: saveDir,
+                        logFile: saveDir + ".log", manifestFile: saveDir + ".manifest.json", epochsCompleted: 1,
+                        bestMetrics: ["mAP50": 0.5], modelName: model, alias: "candidate", versionTags: [:]))
+            }
+            let cwd = TestEnvironment.temporaryDirectory("s3sync-cwd")
+            let bare = TestEnvironment.cleanEnvironment(["MLFLOW_TRACKING_URI": mlflow.uri, "GUARDIANFLOW_WORK_DIR": work])
+            let refused = try await CLI.run(["sync"], environment: bare, workingDirectory: cwd)
+            #expect(refused.exitCode == 65, "\(refused.stdout)\(refused.stderr)")
+            #expect(refused.stderr.contains("MLFLOW_S3_ENDPOINT_URL"), "\(refused.stderr)")
+            #expect(refused.stderr.contains("AWS_ACCESS_KEY_ID"), "\(refused.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: cwd).isEmpty, "nothing written in the working directory")
+            let client = try mlflow.client()
+            #expect(try await client.getRegisteredModel(name: model) == nil)
+            #expect(try await client.getRun(id: run.runId).info.status == .running)
+            #expect(FileManager.default.fileExists(atPath: "\(work)/journal/\(run.runId).jsonl"))
+
+            let synced = try await CLI.run(
+                ["sync", "--json"], environment: bare.merging(s3.environment) { $1 }, workingDirectory: cwd, timeout: .seconds(120))
+            #expect(synced.exitCode == 0, "\(synced.stderr)")
+            #expect(try await client.getRun(id: run.runId).info.status == .finished)
+            #expect(try await client.allModelVersions(name: model).map(\.runId) == [run.runId])
+            #expect(!FileManager.default.fileExists(atPath: "\(work)/journal/\(run.runId).jsonl"))
+        }
+    }
+
+    enum UploadFailure: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case storeDown = "S3 not answering: the plan is kept (69)"
+        case credentials = "credentials refused: the plan is kept (77)"
+        case unreadable = "last.pt cannot be read: KILLED, tagged with what is missing"
+        var testDescription: String { rawValue }
+    }
+
+    @Test("an end whose uploads fail never claims the missing file", arguments: UploadFailure.allCases)
+    func endWithFailedUpload(_ failure: UploadFailure) async throws {
+        try await withServers { s3, mlflow, _ in
+            let work = TestEnvironment.temporaryDirectory("s3end")
+            let run = try await deadRun(mlflow, work: work) { run, saveDir, seq in
+                .end(
+                    seq: seq, EndPlan(
+                        runId: run.runId, artifactURI: run.artifactURI, status: "KILLED",
+                        tags: [KeyValue(key: "guardianflow.error.kind", value: "interrupted")],
+                        uploads: [saveDir + ".log": "logs/train.log", saveDir + "/weights/last.pt": "weights/last.pt"],
+                        endTime: mlflowTimestamp()))
+            }
+            let lastPt = "\(work)/runs/\(run.runId)/weights/last.pt"
+            var environment = s3.environment.merging(["MLFLOW_TRACKING_URI": mlflow.uri, "GUARDIANFLOW_WORK_DIR": work]) { $1 }
+            switch failure {
+            case .storeDown: environment["MLFLOW_S3_ENDPOINT_URL"] = "http://127.0.0.1:\(TestEnvironment.freePort())"
+            case .credentials: environment["AWS_SECRET_ACCESS_KEY"] = "wrong-secret"
+            // A folder where last.pt should be: it exists, and no upload can read it.
+            case .unreadable: try FileManager.default.createDirectory(atPath: lastPt, withIntermediateDirectories: true)
+            }
+            let settings = try ConfigLoader(environment: environment).load()
+            let client = try mlflow.client()
+            var recovery = RunRecovery(settings: settings, client: client)
+            recovery.patience = .seconds(10)
+            let outcome = try #require(await recovery.recover(reap: false).first)
+            let after = try await client.getRun(id: run.runId)
+            switch failure {
+            case .storeDown, .credentials:
+                #expect(outcome.action == .skipped)
+                #expect(outcome.exitCode == (failure == .storeDown ? 69 : 77), "\(outcome)")
+                #expect(after.info.status == .running)
+                #expect(FileManager.default.fileExists(atPath: "\(work)/journal/\(run.runId).jsonl"), "the plan waits for the next sync")
+            case .unreadable:
+                #expect(outcome.action == .ended, "\(outcome)")
+                #expect(after.info.status == .killed)
+                #expect(after.tags["guardianflow.missing_artifacts"]?.contains("weights/last.pt") == true, "\(after.tags)")
+                let files = try await S3Client(
+                    configuration: S3Configuration(endpoint: s3.endpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey)
+                ).listObjects(bucket: String(run.artifactURI.dropFirst(5).prefix { $0 != "/" }), prefix: "").map(\.key)
+                #expect(files.contains { $0.hasSuffix("\(run.runId)/artifacts/logs/train.log") }, "\(files)")
+                #expect(!files.contains { $0.hasSuffix("\(run.runId)/artifacts/weights/last.pt") }, "\(files)")
+            }
+        }
+    }
 }

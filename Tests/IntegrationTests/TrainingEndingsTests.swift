@@ -59,13 +59,16 @@ struct TrainingEndingsTests {
         #expect(try await client.metricHistory(runId: run.info.runId, key: "mAP50_95").map(\.step) == [1])
     }
 
-    @Test("a stop (Ctrl-C) mid-training: run KILLED, interrupted with exit 130")
-    func stopped() async throws {
+    @Test("a stop (Ctrl-C) mid-training: run KILLED with its tags, exit 130; --resume offered only when last.pt was uploaded",
+          arguments: [true, false])
+    func stopped(withLastPt: Bool) async throws {
         let server = try currentServer()
         let control = TrainingControl()
-        let runner = try runner(
-            server, experiment: "stop-\(UUID().uuidString.prefix(6))", events: [Self.started, Self.epoch(1), Self.epoch(2)], hang: true,
-            control: control)
+        let experiment = "stop-\(UUID().uuidString.prefix(6))"
+        var runner = try runner(
+            server, experiment: experiment, events: [Self.started, Self.epoch(1), Self.epoch(2)], hang: true, control: control)
+        let replay = ReplayTrainerLauncher(events: [Self.started, Self.epoch(1), Self.epoch(2)], hangAfterEvents: true)
+        runner.launcher = withLastPt ? WeightsWritingLauncher(inner: replay) as any TrainerLauncher : replay
         let task = Task { try await runner.run(epochs: 3, batchSize: 8) }
         try await Task.sleep(for: .seconds(1))
         control.stop(signal: SIGINT)
@@ -74,8 +77,19 @@ struct TrainingEndingsTests {
             Issue.record("expected an interruption")
         } catch let error as GuardianFlowError {
             #expect(error.exitCode == 130)
-            #expect(error.description.contains("--resume"))
+            #expect(error.description.contains("is KILLED"), "\(error)")
+            #expect(error.description.contains("train --resume") == withLastPt, "\(error)")
+            #expect(error.description.contains("cannot be resumed") == !withLastPt, "\(error)")
         }
+        #expect(control.endedStatus == .killed)
+        let client = try server.client()
+        let exp = try #require(try await client.getExperiment(named: experiment))
+        let run = try #require(try await client.allRuns(experimentIds: [exp.experimentId]).first)
+        #expect(run.info.status == .killed)
+        #expect(run.tags["guardianflow.error.kind"] == "interrupted")
+        #expect(run.tags["guardianflow.error.signal"] == String(SIGINT))
+        let artifacts = try await client.listArtifacts(runId: run.info.runId, path: "weights").map(\.path)
+        #expect(artifacts.contains("weights/last.pt") == withLastPt, "\(artifacts)")
     }
 
     @Test("cancelling the task ends the run KILLED too")
@@ -101,14 +115,23 @@ struct TrainingEndingsTests {
     @Test("a trainer that dies without a word ends the run FAILED with its log tail; exit 3")
     func silentCrash() async throws {
         let server = try currentServer()
-        let runner = try runner(server, experiment: "crash-\(UUID().uuidString.prefix(6))", events: [Self.started], exitCode: 139)
-        await #expect(throws: GuardianFlowError.self) { _ = try await runner.run(epochs: 3, batchSize: 8) }
+        let experiment = "crash-\(UUID().uuidString.prefix(6))"
+        let runner = try runner(server, experiment: experiment, events: [Self.started], exitCode: 139)
         do {
             _ = try await runner.run(epochs: 3, batchSize: 8)
+            Issue.record("expected the training to fail")
         } catch let error as GuardianFlowError {
             #expect(error.exitCode == 3)
             #expect(error.description.contains("exit code 139"))
+            // The replayed trainer's log is one line: it is the tail the message quotes.
+            #expect(error.description.contains("replayed trainer log"), "\(error)")
         }
+        let client = try server.client()
+        let exp = try #require(try await client.getExperiment(named: experiment))
+        let run = try #require(try await client.allRuns(experimentIds: [exp.experimentId]).first)
+        #expect(run.info.status == .failed)
+        #expect(run.tags["guardianflow.error.kind"] == "other")
+        #expect(run.tags["guardianflow.error.message"]?.contains("replayed trainer log") == true)
     }
 
     @Test("GPU metrics through NVML (the stand-in library): system/gpu_0 series, the sys/ summary and the tag, read by the Python client")

@@ -66,7 +66,7 @@ public struct Doctor: Sendable {
         let workDir = settings.workDir
         let leases = RunLease.all(workDir: workDir)
         let live = Set(leases.filter(\.holderIsAlive).map(\.runId))
-        let zombies = leases.filter { !$0.holderIsAlive }.map(\.runId)
+        let zombies = leases.filter { !$0.holderIsAlive }.map { $0.isPending ? "a run being created" : $0.runId }
         let journals = RunJournal.runIds(workDir: workDir).filter { !live.contains($0) }
         if zombies.isEmpty && journals.isEmpty {
             let running = live.isEmpty ? "no training running" : "\(live.count) training(s) running"

@@ -1,8 +1,8 @@
 import Foundation
 import MLflow
 
-/// Samples the machine, the trainer and its GPU every `interval` while a run trains
-/// (DESIGN.md section 2, step 5).
+/// Samples the machine, the trainer and its GPU every `interval` while a run trains (the
+/// samples ride on the run's next log-batch; see ARCHITECTURE.md, "One `train`", step 3).
 ///
 /// Samples wait in a buffer that the run's next log-batch takes along (``drain()``), so they cost
 /// no request of their own while epochs are shorter than the interval; when a whole interval

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Turns /proc and NVML readings into MLflow's system metric names (DESIGN.md section 5):
+/// Turns /proc and NVML readings into MLflow's system metric names, the ones its UI's System Metrics tab charts:
 /// `system/cpu_utilization_percentage`, `system/system_memory_usage_megabytes`,
 /// `system/gpu_0_utilization_percentage`, … Values are rounded to one decimal and megabytes
 /// are 10^6 bytes, as MLflow's own monitor writes them.

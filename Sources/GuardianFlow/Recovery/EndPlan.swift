@@ -12,4 +12,13 @@ public struct EndPlan: Codable, Sendable, Equatable {
     /// Local file → artifact path.
     public var uploads: [String: String]
     public var endTime: Int64
+
+    public init(runId: String, artifactURI: String, status: String, tags: [KeyValue], uploads: [String: String], endTime: Int64) {
+        self.runId = runId
+        self.artifactURI = artifactURI
+        self.status = status
+        self.tags = tags
+        self.uploads = uploads
+        self.endTime = endTime
+    }
 }

@@ -19,4 +19,21 @@ public struct FinishPlan: Codable, Sendable, Equatable {
     public var modelName: String
     public var alias: String
     public var versionTags: [String: String]
+
+    public init(
+        runId: String, experimentId: String, artifactURI: String, saveDir: String, logFile: String, manifestFile: String,
+        epochsCompleted: Int, bestMetrics: [String: Double], modelName: String, alias: String, versionTags: [String: String]
+    ) {
+        self.runId = runId
+        self.experimentId = experimentId
+        self.artifactURI = artifactURI
+        self.saveDir = saveDir
+        self.logFile = logFile
+        self.manifestFile = manifestFile
+        self.epochsCompleted = epochsCompleted
+        self.bestMetrics = bestMetrics
+        self.modelName = modelName
+        self.alias = alias
+        self.versionTags = versionTags
+    }
 }

@@ -22,4 +22,14 @@ public struct JournalRecord: Codable, Sendable, Equatable {
     public static func batch(seq: Int, metrics: [Metric], params: [KeyValue], tags: [KeyValue]) -> JournalRecord {
         JournalRecord(seq: seq, kind: .batch, metrics: metrics, params: params, tags: tags)
     }
+
+    /// The record of a planned FINISHED end.
+    public static func finish(seq: Int, _ plan: FinishPlan) -> JournalRecord {
+        JournalRecord(seq: seq, kind: .finish, finish: plan)
+    }
+
+    /// The record of a planned FAILED or KILLED end.
+    public static func end(seq: Int, _ plan: EndPlan) -> JournalRecord {
+        JournalRecord(seq: seq, kind: .end, end: plan)
+    }
 }

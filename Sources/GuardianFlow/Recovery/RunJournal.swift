@@ -24,6 +24,10 @@ public final class RunJournal: @unchecked Sendable {
         (workDir as NSString).appendingPathComponent("journal")
     }
 
+    /// What to do about a disk that refused a journal write.
+    static let diskHint =
+        "Free space on that disk or make it writable (or point GUARDIANFLOW_WORK_DIR elsewhere), then run `guardianflow sync`."
+
     /// Opens (or starts) the journal of a run.
     public init(workDir: String, runId: String) throws {
         let directory = Self.directory(workDir: workDir)
@@ -64,11 +68,19 @@ public final class RunJournal: @unchecked Sendable {
             var line = try encoder.encode(record)
             line.append(UInt8(ascii: "\n"))
             let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw MLflowError.file(path: path, detail: String(cString: strerror(errno))) }
+            guard fd >= 0 else {
+                throw GuardianFlowError.io("Cannot write the run's journal \(path): \(String(cString: strerror(errno))). \(Self.diskHint)")
+            }
             defer { close(fd) }
+            // A write cut short (a full disk) is taken back, so the next append does not follow a
+            // partial line, which reading would stop at.
+            let end = lseek(fd, 0, SEEK_END)
             let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             guard written == line.count, fsync(fd) == 0 else {
-                throw MLflowError.file(path: path, detail: "journal write failed: \(String(cString: strerror(errno)))")
+                let reason = errno
+                if end >= 0 { _ = ftruncate(fd, end) }
+                errno = reason
+                throw GuardianFlowError.io("Cannot write the run's journal \(path): \(String(cString: strerror(errno))). \(Self.diskHint)")
             }
             records.append(record)
             return record
@@ -95,9 +107,13 @@ public final class RunJournal: @unchecked Sendable {
             let count = min(seq + 1, records.count)
             guard count > deliveredCount else { return }
             let temporary = deliveredPath + ".tmp"
-            try String(count).write(toFile: temporary, atomically: false, encoding: .utf8)
+            do {
+                try String(count).write(toFile: temporary, atomically: false, encoding: .utf8)
+            } catch {
+                throw GuardianFlowError.io("Cannot write \(temporary): \(error.localizedDescription). \(Self.diskHint)")
+            }
             guard rename(temporary, deliveredPath) == 0 else {
-                throw MLflowError.file(path: deliveredPath, detail: String(cString: strerror(errno)))
+                throw GuardianFlowError.io("Cannot write \(deliveredPath): \(String(cString: strerror(errno))). \(Self.diskHint)")
             }
             deliveredCount = count
         }

@@ -20,6 +20,12 @@ public struct RunLease: Codable, Sendable, Equatable {
     public var pid: Int32
     public var processStart: UInt64
     public var createdAt: String
+    /// For a lease taken before its run exists (``pending(experimentId:createToken:trackingURI:)``):
+    /// the token the run is created with, by which recovery finds it if the holder dies first.
+    public var createToken: String?
+
+    /// Whether the run this lease is for may not exist yet: only its create token is known.
+    public var isPending: Bool { runId.isEmpty }
 
     public static func directory(workDir: String) -> String {
         (workDir as NSString).appendingPathComponent("leases")
@@ -27,6 +33,11 @@ public struct RunLease: Codable, Sendable, Equatable {
 
     static func path(workDir: String, runId: String) -> String {
         "\(directory(workDir: workDir))/\(runId).json"
+    }
+
+    /// The file of this lease: `<run_id>.json`, or `pending-<token>.json` before the run exists.
+    func path(workDir: String) -> String {
+        Self.path(workDir: workDir, runId: isPending ? "pending-\(createToken ?? "")" : runId)
     }
 
     /// A lease held by this process.
@@ -38,12 +49,30 @@ public struct RunLease: Codable, Sendable, Equatable {
             createdAt: Date().formatted(.iso8601))
     }
 
+    /// A lease held by this process on the run it is about to create with `createToken`: taken
+    /// first, so that a run this process creates and then dies before leasing is still reaped.
+    public static func pending(experimentId: String, createToken: String, trackingURI: String) -> RunLease {
+        var lease = mine(runId: "", experimentId: experimentId, artifactURI: "", trackingURI: trackingURI)
+        lease.createToken = createToken
+        return lease
+    }
+
+    /// Gives up this lease's file.
+    public func release(workDir: String) {
+        try? FileManager.default.removeItem(atPath: path(workDir: workDir))
+    }
+
     /// Writes the lease (replacing one of an earlier process for the same run).
     public func write(workDir: String) throws {
         try FileManager.default.createDirectory(atPath: Self.directory(workDir: workDir), withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        try encoder.encode(self).write(to: URL(fileURLWithPath: Self.path(workDir: workDir, runId: runId)), options: .atomic)
+        do {
+            try encoder.encode(self).write(to: URL(fileURLWithPath: path(workDir: workDir)), options: .atomic)
+        } catch {
+            throw GuardianFlowError.io(
+                "Cannot write the run's lease \(path(workDir: workDir)): \(error.localizedDescription). \(RunJournal.diskHint)")
+        }
     }
 
     /// Gives the lease up (the run has ended).

@@ -4,7 +4,7 @@ import S3
 
 /// The model registry as guardianflow uses it: versions made from runs' weights, the aliases
 /// `candidate`, `champion` and `rollback`, a gate on promotion, and an audit history that any
-/// MLflow client can read (DESIGN.md section 6).
+/// MLflow client can read.
 public struct ModelRegistry: Sendable {
     public static let candidate = "candidate"
     public static let champion = "champion"

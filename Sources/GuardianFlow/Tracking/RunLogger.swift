@@ -20,6 +20,10 @@ public final class RunLogger: @unchecked Sendable {
     var outageRecords = 0
     /// Batches the server refused, with why.
     public private(set) var rejected: [(seq: Int, error: String)] = []
+    /// Batches the journal could not take (a full or read-only disk), in order after the
+    /// journal's: the same sender delivers them, from memory.
+    var unjournaled: [JournalRecord] = []
+    var journalError: GuardianFlowError?
 
     /// The longest the sender waits between probes of a server that does not answer.
     public var maxBackoff: Duration = .seconds(5)
@@ -46,18 +50,32 @@ public final class RunLogger: @unchecked Sendable {
     }
 
     /// Journals a batch and has the sender deliver it. Never waits for the server.
+    ///
+    /// When the disk refuses the journal, the batch (and every later one, so that order holds)
+    /// is kept in memory for the same sender, and ``journalError`` says why: the caller decides
+    /// whether the training can go on without its safety net.
     public func log(metrics: [Metric] = [], params: [KeyValue] = [], tags: [KeyValue] = []) {
         guard !(metrics.isEmpty && params.isEmpty && tags.isEmpty) else { return }
-        do {
-            try journal.append { .batch(seq: $0, metrics: metrics, params: params, tags: tags) }
-        } catch {
-            // The disk refused: send it now, or say it is lost.
-            notice("Could not write the journal (\(error)); sending without it.")
-            Task { try? await client.logBatch(runId: journal.runId, metrics: metrics, params: params, tags: tags) }
-            return
+        let journaling = lock.withLock { journalError == nil }
+        if journaling {
+            do {
+                try journal.append { .batch(seq: $0, metrics: metrics, params: params, tags: tags) }
+                _ = lock.withLock { wake?.yield() }
+                return
+            } catch {
+                let wrapped = GuardianFlowError.wrap(error)
+                lock.withLock { journalError = wrapped }
+                notice("\(wrapped.description) Until then, what the run logs is kept in memory only.")
+            }
         }
-        _ = lock.withLock { wake?.yield() }
+        lock.withLock {
+            unjournaled.append(.batch(seq: -1, metrics: metrics, params: params, tags: tags))
+            _ = wake?.yield()
+        }
     }
+
+    /// Why the journal stopped taking batches (a full or read-only disk), if it did.
+    public var diskError: GuardianFlowError? { lock.withLock { journalError } }
 
     /// Waits until every journaled batch was delivered, or `timeout` passed.
     ///
@@ -90,7 +108,18 @@ public final class RunLogger: @unchecked Sendable {
     /// The undelivered batch records at the head of the journal (a finish or end record stops
     /// the sender: those are carried out by whoever ends the run).
     var pendingBatches: [JournalRecord] {
-        Array(journal.pending.prefix { $0.kind == .batch })
+        let journaled = journal.pending
+        let batches = journaled.prefix { $0.kind == .batch }
+        guard batches.count == journaled.count else { return Array(batches) }
+        return Array(batches) + lock.withLock { unjournaled }
+    }
+
+    /// Records that MLflow took `records`: the journal's by their sequence number, the ones
+    /// kept in memory by dropping them.
+    func markDelivered(_ records: [JournalRecord]) {
+        if let last = records.last(where: { $0.seq >= 0 }) { try? journal.markDelivered(through: last.seq) }
+        let fromMemory = records.filter { $0.seq < 0 }.count
+        if fromMemory > 0 { lock.withLock { unjournaled.removeFirst(min(fromMemory, unjournaled.count)) } }
     }
 
     func deliverPending() async {
@@ -99,14 +128,14 @@ public final class RunLogger: @unchecked Sendable {
         while !Task.isCancelled {
             // The next group of whole records that fits one log-batch request: once MLflow has
             // taken it, it is marked delivered, so a failure later never sends it again.
-            guard let records = Self.nextGroup(pendingBatches), let last = records.last else {
+            guard let records = Self.nextGroup(pendingBatches) else {
                 if delivered > 0 { endOutage(delivered: delivered) }
                 return
             }
             let merged = Self.coalesce(records)
             do {
                 try await client.logBatch(runId: journal.runId, metrics: merged.metrics, params: merged.params, tags: merged.tags)
-                try? journal.markDelivered(through: last.seq)
+                markDelivered(records)
                 delivered += records.count
                 backoff = .milliseconds(250)
             } catch where Self.isRefusal(error) {
@@ -152,7 +181,7 @@ public final class RunLogger: @unchecked Sendable {
             } catch {
                 return  // the outage path takes over on the next round
             }
-            try? journal.markDelivered(through: record.seq)
+            markDelivered([record])
         }
     }
 

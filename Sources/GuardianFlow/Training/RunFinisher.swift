@@ -12,11 +12,12 @@ struct RunFinisher: Sendable {
     let store: any ArtifactStore
     var progress: @Sendable (String) -> Void = { _ in }
 
-    init(client: MLflowClient, artifactURI: String, settings: Settings, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+    /// - Throws: ``GuardianFlowError`` when the run's artifact store cannot be used from here (an
+    ///   `s3://` store without S3 settings, a scheme guardianflow cannot write): nothing is written
+    ///   anywhere, so the plan waits for a `sync` that has the settings.
+    init(client: MLflowClient, artifactURI: String, settings: Settings, progress: @escaping @Sendable (String) -> Void = { _ in }) throws {
         self.client = client
-        // The runner checked the scheme before creating the run.
-        self.store = (try? ArtifactStores.forArtifactURI(artifactURI, client: client, s3: settings.s3Configuration))
-            ?? LocalArtifactStore(root: LocalArtifactStore.path(ofFileURI: artifactURI))
+        self.store = try ArtifactStores.forArtifactURI(artifactURI, client: client, s3: settings.s3Configuration)
         self.progress = progress
     }
 
@@ -91,14 +92,42 @@ struct RunFinisher: Sendable {
         return digests.mapValues(\.0)
     }
 
+    /// What an ``end(_:)`` did with the plan's files.
+    struct EndOutcome: Sendable, Equatable {
+        /// Artifact paths that were uploaded.
+        var uploaded: Set<String> = []
+        /// Artifact path → why it is not among the artifacts although its file exists here.
+        var missing: [String: String] = [:]
+    }
+
     /// Ends a run FAILED or KILLED: its files uploaded where they exist, its tags, its status.
-    /// Best effort for the files; the status is what must land.
-    func end(_ plan: EndPlan) async throws {
+    ///
+    /// An upload that fails for a reason that may pass (the store does not answer, refused
+    /// credentials the user can fix, a stop) throws, so the plan stays for the next
+    /// `guardianflow sync`; one that cannot pass (a file that cannot be read, a store that refuses
+    /// the object) is named in the tag `guardianflow.missing_artifacts` and the run ends all the
+    /// same. No file is ever claimed that is not among the run's artifacts.
+    @discardableResult
+    func end(_ plan: EndPlan) async throws -> EndOutcome {
+        var outcome = EndOutcome()
         for (local, path) in plan.uploads.sorted(by: { $0.key < $1.key }) where FileManager.default.fileExists(atPath: local) {
-            try? await store.upload(file: local, to: path)
+            do {
+                try await store.upload(file: local, to: path)
+                outcome.uploaded.insert(path)
+            } catch {
+                let wrapped = GuardianFlowError.wrap(error)
+                if [69, 77, 130, 143].contains(wrapped.exitCode) { throw wrapped }
+                outcome.missing[path] = wrapped.description
+            }
         }
-        if !plan.tags.isEmpty { try await client.logBatch(runId: plan.runId, tags: plan.tags) }
+        var tags = plan.tags
+        if !outcome.missing.isEmpty {
+            let listed = outcome.missing.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: "; ")
+            tags.append(KeyValue(key: "guardianflow.missing_artifacts", value: "not uploaded: " + listed))
+        }
+        if !tags.isEmpty { try await client.logBatch(runId: plan.runId, tags: tags) }
         try await client.updateRun(runId: plan.runId, status: RunStatus(rawValue: plan.status) ?? .failed, endTime: plan.endTime)
+        return outcome
     }
 
     static func fileSize(_ path: String) -> Int64? {

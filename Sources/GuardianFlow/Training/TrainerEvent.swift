@@ -1,6 +1,6 @@
 import Foundation
 
-/// One line of the trainer bridge's event channel (DESIGN.md section 4).
+/// One line of the trainer bridge's event channel (python/guardianflow_trainer: one JSON object a line).
 public enum TrainerEvent: Sendable, Equatable {
     /// The trainer exists: its save dir, versions, device and every effective argument.
     case started(Started)

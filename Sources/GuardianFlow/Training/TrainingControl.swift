@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import MLflow
 
 /// Stops a running training from outside: a signal handler, a UI, another task.
 ///
@@ -16,6 +17,18 @@ public final class TrainingControl: @unchecked Sendable {
 
     public init(grace: Duration = .seconds(4)) {
         self.grace = grace
+    }
+
+    private var ended: RunStatus?
+
+    /// The status the run was given on the server by this process (FINISHED, FAILED, KILLED);
+    /// nil while it is open, or when its end was left to `guardianflow sync`.
+    public var endedStatus: RunStatus? {
+        lock.withLock { ended }
+    }
+
+    func recordEnd(_ status: RunStatus) {
+        lock.withLock { ended = status }
     }
 
     /// The signal that stopped the training (SIGINT for a cancelled task), if any.

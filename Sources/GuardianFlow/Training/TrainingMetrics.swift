@@ -1,6 +1,6 @@
 import Foundation
 
-/// The detector's metrics under the names the MLflow UI charts (DESIGN.md section 5).
+/// The detector's metrics under the names the MLflow UI charts.
 public struct TrainingMetrics: Sendable, Equatable, Codable {
     public var mAP50: Double?
     public var mAP50_95: Double?

@@ -4,7 +4,7 @@ import Glibc
 import Foundation
 import MLflow
 
-/// One YOLO training, recorded in MLflow and registered as the `candidate` (DESIGN.md section 2).
+/// One YOLO training, recorded in MLflow and registered as the `candidate` (ARCHITECTURE.md, "One `train`").
 ///
 /// ```swift
 /// let result = try await TrainingRunner(experimentName: "ppe", modelArch: "yolov8n.yaml",
@@ -92,7 +92,23 @@ public struct TrainingRunner: Sendable {
         var tags = await RunTags.standard(
             experimentCommand: "guardianflow train", options: options, modelArch: modelArch, dataset: dataset)
         tags["guardianflow.data"] = dataset.yamlPath
-        let info = try await client.createRun(experimentId: experiment.experimentId, runName: runName, tags: tags)
+        // The lease comes before the run: if this process dies between the create and the run's
+        // own lease, recovery finds the run by its create token and ends it.
+        let createToken = UUID().uuidString
+        let pending = RunLease.pending(
+            experimentId: experiment.experimentId, createToken: createToken, trackingURI: TrackingURI.redact(client.trackingURI.baseURL))
+        try pending.write(workDir: settings.workDir)
+        let info: RunInfo
+        do {
+            info = try await client.createRun(experimentId: experiment.experimentId, runName: runName, tags: tags, createToken: createToken)
+        } catch {
+            // Refused outright: no run was made. Otherwise (no answer, a stop mid-call) the run may
+            // exist, and the pending lease, left in place, lets the next recovery find and end it.
+            if let refused = error as? MLflowError, let status = refused.status, (400..<500).contains(status) {
+                pending.release(workDir: settings.workDir)
+            }
+            throw error
+        }
         let saveDir = (settings.workDir as NSString).appendingPathComponent("runs/\(info.runId)")
         let job = TrainingJob(
             model: model, data: dataset.yamlPath, epochs: options.epochs, batch: options.batch, imgsz: options.imgsz,
@@ -106,10 +122,14 @@ public struct TrainingRunner: Sendable {
                 control: control, onProgress: onProgress, notice: notice, run: info, experimentName: experimentName,
                 options: options, dataset: dataset, modelArch: modelArch, saveDir: saveDir, resuming: false)
         } catch {
-            // No journal, no lease: end the run here rather than leave it RUNNING.
-            _ = try? await client.updateRun(runId: info.runId, status: .failed, endTime: mlflowTimestamp())
-            throw GuardianFlowError.invalidInput("The work dir \(settings.workDir) cannot hold the run's journal: \(error)")
+            // No journal or lease of its own: end the run here rather than leave it RUNNING (if
+            // that fails too, the pending lease, left in place, lets the next recovery do it).
+            if (try? await client.updateRun(runId: info.runId, status: .failed, endTime: mlflowTimestamp())) != nil {
+                pending.release(workDir: settings.workDir)
+            }
+            throw GuardianFlowError.io("The work dir \(settings.workDir) cannot hold the run's journal or lease: \(error)")
         }
+        pending.release(workDir: settings.workDir)  // the run's own lease holds it now
         return try await session.execute(job)
     }
 
@@ -165,13 +185,27 @@ public struct TrainingRunner: Sendable {
             project: (settings.workDir as NSString).appendingPathComponent("runs"), name: runId, workers: options.workers,
             resume: lastPt)
         try Self.checkWorkDir(settings.workDir)
-        try await client.updateRun(runId: runId, status: .running)
-        try await client.setTag(runId: runId, key: "guardianflow.resumed_at", value: Date().formatted(.iso8601))
-        let session = try TrainingSession(
-            client: client.with(retry: Self.finishingRetry(settings)), settings: settings, python: python, launcher: launcher,
-            control: control, onProgress: onProgress, notice: notice, run: run.info, experimentName: experiment.name,
-            options: options, dataset: dataset, modelArch: arch, saveDir: saveDir, resuming: true,
-            loggedParams: Set(run.params.keys))
+        // Journal and lease first, then RUNNING: a run this process reopens is always one that
+        // recovery can end again.
+        let session: TrainingSession
+        do {
+            session = try TrainingSession(
+                client: client.with(retry: Self.finishingRetry(settings)), settings: settings, python: python, launcher: launcher,
+                control: control, onProgress: onProgress, notice: notice, run: run.info, experimentName: experiment.name,
+                options: options, dataset: dataset, modelArch: arch, saveDir: saveDir, resuming: true,
+                loggedParams: Set(run.params.keys))
+        } catch {
+            throw GuardianFlowError.io(
+                "The work dir \(settings.workDir) cannot hold the journal or lease of run \(runId), which stays \(run.info.status.rawValue): \(error)")
+        }
+        do {
+            try await client.updateRun(runId: runId, status: .running)
+            try await client.setTag(runId: runId, key: "guardianflow.resumed_at", value: Date().formatted(.iso8601))
+        } catch {
+            // Back to how it was, if the server lets us; otherwise the lease lets recovery end it.
+            await session.abandon(restoring: run.info.status)
+            throw error
+        }
         return try await session.execute(job)
     }
 
@@ -204,7 +238,7 @@ public struct TrainingRunner: Sendable {
     static func recoverDeadRuns(settings: Settings, client: MLflowClient, notice: @escaping @Sendable (String) -> Void) async {
         var recovery = RunRecovery(settings: settings, client: client, notice: notice)
         recovery.patience = .seconds(5)
-        for outcome in await recovery.recover(reap: true) where outcome.action != .skipped {
+        for outcome in await recovery.recover(reap: true) where outcome.action != .skipped || outcome.exitCode != nil {
             notice("Run \(outcome.runId), left by a guardianflow process that is gone: \(outcome.detail).")
         }
     }

@@ -24,7 +24,7 @@ final class TrainingSession: @unchecked Sendable {
     var loggedParams: Set<String>
 
     let logFile: String
-    /// The run's journal and the logger that delivers it (DESIGN.md: nothing is lost).
+    /// The run's journal and the logger that delivers it: what the run logs is on disk before it is sent.
     let journal: RunJournal
     let logger: RunLogger
     let started = ContinuousClock.now
@@ -36,6 +36,11 @@ final class TrainingSession: @unchecked Sendable {
     var epochsTotal: Int
     /// System and GPU metrics while the trainer runs; nil when they are off.
     var monitor: SystemMonitor?
+    /// The trainer, once started.
+    var trainer: (any TrainerProcess)?
+    /// Why the work dir's disk stopped taking the journal, once it did: the training is stopped,
+    /// and the command exits 74 with it.
+    var diskFailure: GuardianFlowError?
 
     init(
         client: MLflowClient, settings: Settings, python: PythonEnvironment, launcher: (any TrainerLauncher)?,
@@ -70,11 +75,18 @@ final class TrainingSession: @unchecked Sendable {
         logger.start()
     }
 
-    var finisher: RunFinisher {
-        RunFinisher(client: client, artifactURI: run.artifactURI, settings: settings) { [onProgress = self.onProgress, weak self] step in
+    func makeFinisher() throws -> RunFinisher {
+        try RunFinisher(client: client, artifactURI: run.artifactURI, settings: settings) { [onProgress = self.onProgress, weak self] step in
             guard let self else { return }
             onProgress(TrainingProgress(phase: .finishing(step), epoch: self.lastEpoch, epochs: self.epochsTotal, elapsed: self.elapsed, eta: nil))
         }
+    }
+
+    /// Gives the run up before its trainer started (a resume whose reopening failed): it goes
+    /// back to `status`, and the journal and lease go once the server took that.
+    func abandon(restoring status: RunStatus) async {
+        await logger.stop()
+        if (try? await client.updateRun(runId: run.runId, status: status)) != nil, journal.pendingCount == 0 { released() }
     }
 
     /// The run has ended on the server: its journal and lease go.
@@ -127,9 +139,10 @@ final class TrainingSession: @unchecked Sendable {
         do {
             trainer = try trainerLauncher.launch(job, logFile: logFile)
         } catch {
-            await uncancelled { await self.endFailed(kind: "other", message: "\(error)", uploadWeights: false) }
-            throw GuardianFlowError.trainingFailed("The trainer could not start: \(error)")
+            let ending = await uncancelled { await self.endFailed(kind: "other", message: "\(error)", uploadWeights: false) }
+            throw failure(GuardianFlowError.trainingFailed("The trainer could not start: \(error)\n\(ending.sentence(run.runId, .failed))"))
         }
+        self.trainer = trainer
         control.attach(trainer)
         await startMonitor(trainerGroup: trainer.processGroup)
         for await event in trainer.events {
@@ -138,37 +151,59 @@ final class TrainingSession: @unchecked Sendable {
         await monitor?.stop()
         let exit = await trainer.waitForExit()
 
+        if let disk = diskFailure {
+            let ending = await uncancelled {
+                await self.endFailed(kind: "io", message: "the work dir's disk refused the journal: \(disk.description)", uploadWeights: true)
+            }
+            throw GuardianFlowError.io(
+                "\(disk.description)\nThe training was stopped at epoch \(lastEpoch)/\(epochsTotal): it cannot go on without its journal. "
+                    + ending.sentence(run.runId, .failed))
+        }
         if let signal = control.stopSignal {
-            await uncancelled { await self.endKilled(signal: signal) }
+            let ending = await uncancelled { await self.endKilled(signal: signal) }
             let name = signal == SIGTERM ? "SIGTERM" : "SIGINT"
-            throw GuardianFlowError.interrupted(
-                signal: signal,
-                "Stopped by \(name) at epoch \(lastEpoch)/\(epochsTotal). Run \(run.runId) is KILLED; "
-                    + "continue it with `guardianflow train --resume \(run.runId)`.")
+            var message = "Stopped by \(name) at epoch \(lastEpoch)/\(epochsTotal). " + ending.sentence(run.runId, .killed)
+            if case .ended(let outcome) = ending {
+                message +=
+                    outcome.uploaded.contains("weights/last.pt")
+                    ? " Continue it with `guardianflow train --resume \(run.runId)`."
+                    : " It has no last.pt among its artifacts, so it cannot be resumed; start a new training."
+            }
+            throw failure(GuardianFlowError.interrupted(signal: signal, message))
         }
         if let finished = finishedEvent, exit.succeeded {
             return try await finish(finished)
         }
         let tail = trainer.logTail(lines: 15)
-        if let failure = errorEvent {
-            await uncancelled { await self.endFailed(kind: failure.kind, message: failure.message, uploadWeights: true) }
-            if failure.kind == "oom" {
-                throw GuardianFlowError.outOfMemory(
-                    "Training ran out of memory at epoch \(lastEpoch + 1): \(failure.message)\nTry a smaller --batch, "
-                        + "or --batch -1 to let ultralytics pick one that fits. Run \(run.runId) is FAILED; log: \(logFile)")
+        if let reported = errorEvent {
+            let ending = await uncancelled { await self.endFailed(kind: reported.kind, message: reported.message, uploadWeights: true) }
+            if reported.kind == "oom" {
+                throw failure(
+                    GuardianFlowError.outOfMemory(
+                        "Training ran out of memory at epoch \(lastEpoch + 1): \(reported.message)\nTry a smaller --batch, "
+                            + "or --batch -1 to let ultralytics pick one that fits. \(ending.sentence(run.runId, .failed)) Log: \(logFile)"))
             }
-            throw GuardianFlowError.trainingFailed(
-                "Training failed (\(failure.kind)): \(failure.message)\nRun \(run.runId) is FAILED; log: \(logFile)")
+            throw failure(
+                GuardianFlowError.trainingFailed(
+                    "Training failed (\(reported.kind)): \(reported.message)\n\(ending.sentence(run.runId, .failed)) Log: \(logFile)"))
         }
         let message = "The trainer ended with \(exit) without reporting why. Last lines of \(logFile):\n\(tail)"
         let kind = exit == .signaled(SIGKILL) ? "oom" : "other"
-        await uncancelled { await self.endFailed(kind: kind, message: message, uploadWeights: true) }
+        let ending = await uncancelled { await self.endFailed(kind: kind, message: message, uploadWeights: true) }
         if kind == "oom" {
-            throw GuardianFlowError.outOfMemory(
-                "The trainer was killed (SIGKILL), most likely by the kernel's out-of-memory killer. Try a smaller --batch "
-                    + "or --imgsz. Run \(run.runId) is FAILED.")
+            throw failure(
+                GuardianFlowError.outOfMemory(
+                    "The trainer was killed (SIGKILL), most likely by the kernel's out-of-memory killer. Try a smaller --batch "
+                        + "or --imgsz. \(ending.sentence(run.runId, .failed))"))
         }
-        throw GuardianFlowError.trainingFailed(message)
+        throw failure(GuardianFlowError.trainingFailed(message + "\n" + ending.sentence(run.runId, .failed)))
+    }
+
+    /// The error to throw for a training that ended badly: `error`, unless the work dir's disk
+    /// refused the run's end plan meanwhile, which the user must hear of first (exit 74).
+    func failure(_ error: GuardianFlowError) -> GuardianFlowError {
+        guard let disk = diskFailure else { return error }
+        return GuardianFlowError.io("\(error.description)\nAlso: \(disk.description)")
     }
 
     // MARK: Events
@@ -213,6 +248,19 @@ final class TrainingSession: @unchecked Sendable {
     /// delivered in order by the run's logger, whether or not MLflow answers right now.
     func log(metrics: [Metric], params: [KeyValue], tags: [KeyValue]) async {
         logger.log(metrics: metrics + (monitor?.drain() ?? []), params: params, tags: tags)
+        if let error = logger.diskError { stopForDisk(error) }
+    }
+
+    /// The journal cannot be written: a training that went on would log into memory only, and
+    /// its checkpoints would fail on the same disk. Stop it; `supervise` ends the run FAILED.
+    func stopForDisk(_ error: GuardianFlowError) {
+        guard diskFailure == nil else { return }
+        diskFailure = error
+        notice("Stopping the training: the run's journal cannot be written.")
+        if let trainer {
+            let grace = control.grace
+            Task.detached { await trainer.stop(grace: grace) }
+        }
     }
 
     /// What the monitor still holds goes to the journal too.
@@ -222,7 +270,7 @@ final class TrainingSession: @unchecked Sendable {
 
     // MARK: System metrics
 
-    /// Starts sampling the machine and the trainer's process group (DESIGN.md section 2, step 5).
+    /// Starts sampling the machine and the trainer's process group.
     func startMonitor(trainerGroup: Int32?) async {
         guard let interval = settings.systemMetricsInterval else { return }
         var firstStep: Int64 = 0
@@ -323,11 +371,22 @@ final class TrainingSession: @unchecked Sendable {
             logFile: logFile, manifestFile: saveDir + ".manifest.json", epochsCompleted: Int(step),
             bestMetrics: best.dictionary(), modelName: options.registeredModelName(experiment: experimentName),
             alias: ModelRegistry.candidate, versionTags: versionTags)
-        let record = try journal.append { JournalRecord(seq: $0, kind: .finish, finish: plan) }
+        let finisher = try makeFinisher()
+        let record: JournalRecord?
+        do {
+            record = try journal.append { .finish(seq: $0, plan) }
+        } catch {
+            // The weights are trained: finish without the journal's safety net rather than lose them.
+            let wrapped = GuardianFlowError.wrap(error)
+            diskFailure = wrapped
+            notice("\(wrapped.description) Finishing run \(run.runId) without its journal.")
+            record = nil
+        }
 
         try await waitForServer(then: "finish the run (upload its artifacts, register the model)", interruptible: true)
         let (model, bestSHA) = try await finisher.finish(plan)
-        try? journal.markDelivered(through: record.seq)
+        control.recordEnd(.finished)
+        if let record { try? journal.markDelivered(through: record.seq) }
         released()
         return TrainingResult(
             runId: run.runId, experimentId: run.experimentId, status: .finished, metrics: best, model: model,
@@ -366,10 +425,34 @@ final class TrainingSession: @unchecked Sendable {
         }
     }
 
+    /// How a journaled end went.
+    enum Ending: Sendable {
+        /// The run has its status on the server; what became of its files.
+        case ended(RunFinisher.EndOutcome)
+        /// MLflow did not take it in time: it waits in the journal for `guardianflow sync` (or,
+        /// when the journal could not take it, for `guardianflow runs reap`).
+        case leftOpen(journaled: Bool)
+
+        /// "Run X is KILLED." or where its end waits.
+        func sentence(_ runId: String, _ status: RunStatus) -> String {
+            switch self {
+            case .ended(let outcome):
+                let missing = outcome.missing.keys.sorted()
+                return "Run \(runId) is \(status.rawValue)."
+                    + (missing.isEmpty ? "" : " Not uploaded: \(missing.joined(separator: ", ")) (tagged guardianflow.missing_artifacts).")
+            case .leftOpen(let journaled):
+                return "Run \(runId) could not be ended \(status.rawValue) on MLflow now; "
+                    + (journaled
+                        ? "its end waits in the journal: run `guardianflow sync` when the server answers."
+                        : "run `guardianflow runs reap` when the server answers and the disk has room.")
+            }
+        }
+    }
+
     /// Ends the run KILLED after a stop: last.pt and the log uploaded, tags saying why.
-    func endKilled(signal: Int32) async {
+    func endKilled(signal: Int32) async -> Ending {
         let name = signal == SIGTERM ? "SIGTERM" : "SIGINT"
-        await end(
+        return await end(
             status: .killed,
             tags: [
                 KeyValue(key: "guardianflow.error.kind", value: "interrupted"),
@@ -379,7 +462,8 @@ final class TrainingSession: @unchecked Sendable {
     }
 
     /// Ends the run FAILED with tags saying why, uploading the log (and last.pt when asked).
-    func endFailed(kind: String, message: String, uploadWeights: Bool) async {
+    @discardableResult
+    func endFailed(kind: String, message: String, uploadWeights: Bool) async -> Ending {
         await end(
             status: .failed,
             tags: [
@@ -389,8 +473,9 @@ final class TrainingSession: @unchecked Sendable {
     }
 
     /// The journaled end: recorded first, then done once the journal before it was delivered;
-    /// when MLflow does not answer within a short wait, left to `guardianflow sync`.
-    func end(status: RunStatus, tags: [KeyValue], uploadWeights: Bool) async {
+    /// when MLflow does not answer within a short wait, left to `guardianflow sync`. When the
+    /// disk refuses the plan, the end is still done at once, and ``diskFailure`` says why.
+    func end(status: RunStatus, tags: [KeyValue], uploadWeights: Bool) async -> Ending {
         flushSamples()
         var uploads: [String: String] = [logFile: "logs/train.log"]
         let lastPt = (saveDir as NSString).appendingPathComponent("weights/last.pt")
@@ -398,17 +483,23 @@ final class TrainingSession: @unchecked Sendable {
         let plan = EndPlan(
             runId: run.runId, artifactURI: run.artifactURI, status: status.rawValue, tags: tags, uploads: uploads,
             endTime: mlflowTimestamp())
-        guard let record = try? journal.append({ JournalRecord(seq: $0, kind: .end, end: plan) }) else {
-            try? await finisher.end(plan)
-            return
+        let record: JournalRecord?
+        do {
+            record = try journal.append { .end(seq: $0, plan) }
+        } catch {
+            diskFailure = diskFailure ?? GuardianFlowError.wrap(error)
+            record = nil
         }
         do {
             try await waitForServer(then: "end the run \(status.rawValue)", timeout: min(outageWait, .seconds(15)))
-            try await finisher.end(plan)
-            try? journal.markDelivered(through: record.seq)
+            let outcome = try await makeFinisher().end(plan)
+            control.recordEnd(status)
+            if let record { try? journal.markDelivered(through: record.seq) }
             released()
+            return .ended(outcome)
         } catch {
-            notice("Run \(run.runId) could not be ended \(status.rawValue) on MLflow now (\(error)); `guardianflow sync` does it later.")
+            notice("Run \(run.runId) could not be ended \(status.rawValue) on MLflow now (\(error)).")
+            return .leftOpen(journaled: record != nil)
         }
     }
 
@@ -419,7 +510,8 @@ final class TrainingSession: @unchecked Sendable {
 
 /// Runs `body` in a task that does not inherit cancellation, so a run still gets ended after
 /// the caller was cancelled.
-func uncancelled(_ body: @escaping @Sendable () async -> Void) async {
+@discardableResult
+func uncancelled<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {
     await Task.detached { await body() }.value
 }
 

@@ -9,8 +9,14 @@ func recover(_ global: GlobalOptions, _ output: OutputOptions, reap: Bool, nothi
         let client = try await connect(settings)
         let outcomes = await RunRecovery(settings: settings, client: client, notice: { Console.err($0) }).recover(reap: reap)
         try reportRecovery(outcomes, json: output.json, nothing: nothing(settings))
-        if outcomes.contains(where: { $0.action == .skipped && $0.detail.hasPrefix("MLflow did not") }) {
-            throw GuardianFlowError.unavailable("MLflow did not take every journal; run this again when it answers.")
+        // A run left alone for a reason this machine must fix first makes the command fail with
+        // that reason's exit code (the first such run's), after the table said which runs.
+        if let refused = outcomes.first(where: { $0.exitCode != nil }), let code = refused.exitCode {
+            let count = outcomes.filter { $0.exitCode != nil }.count
+            throw GuardianFlowError.exiting(
+                code,
+                "\(count) run(s) could not be finished here; their journals are kept for the next run of this command. "
+                    + "Run \(refused.runId): \(refused.detail)")
         }
     }
 }
@@ -41,13 +47,17 @@ struct SyncCommand: AsyncParsableCommand {
             process replays it when the server is back. If that process ended first (the server stayed \
             away past outage_wait_seconds, Ctrl-C, a crash), `sync` delivers the journal in order with \
             the original timestamps and steps, then does the end it had planned: FINISHED with its \
-            artifacts and the model version (alias candidate), or FAILED/KILLED. Nothing is sent twice.
+            artifacts and the model version (alias candidate), or FAILED/KILLED. Delivery is at least \
+            once: a batch sent again carries its original timestamps and steps, and MLflow stores each \
+            metric point once.
 
             Runs whose process is still alive, or that belong to another tracking server, are left alone. \
             A run left RUNNING with no end planned stays RUNNING: `guardianflow runs reap` ends it.
 
             Exit codes: 0 when every journal was delivered (or there was none), 69 when MLflow did not \
-            take them all (they stay, for the next sync).
+            take them all, 65 when a run's artifact store cannot be used from here (an s3:// run without \
+            the S3 settings), 77 when its credentials are refused, 74 when the work dir cannot be \
+            written; the journals of those runs stay, untouched, for the next sync.
             """
     )
     @OptionGroup var global: GlobalOptions

@@ -20,7 +20,8 @@ struct TrainCommand: AsyncParsableCommand {
             training does not finish, "model" is null and "error" says why (the exit code is the same).
 
             Exit codes: 0 done, 3 training failed, 4 out of memory, 6 a run --resume cannot continue, \
-            64 usage, 65 bad input (nothing written), 69 MLflow unreachable, 77 credentials refused, \
+            64 usage, 65 bad input (nothing written), 69 MLflow unreachable, 74 the work dir's disk \
+            failed (full or read-only: the journal cannot be written), 77 credentials refused, \
             130/143 interrupted.
 
             Example:
@@ -44,7 +45,7 @@ struct TrainCommand: AsyncParsableCommand {
     var batch: Int?
     @Option(help: "Image size in pixels (default: 640).") var imgsz: Int?
     @Option(help: "Initial learning rate (ultralytics' lr0; default: ultralytics' 0.01).") var lr: Double?
-    @Option(help: "cpu, or a GPU index such as 0 or 0,1 (default: ultralytics' choice, the first GPU if any).") var device: String?
+    @Option(help: "cpu, or one GPU index such as 0 or cuda:0 (default: ultralytics' choice, the first GPU if any). One GPU per training: several (0,1) are refused.") var device: String?
     @Option(help: "Dataloader workers.") var workers: Int?
     @Option(help: "Random seed.") var seed: Int?
     @Option(help: "The customer, recorded as a tag.") var customer: String?
@@ -133,7 +134,7 @@ struct TrainCommand: AsyncParsableCommand {
                 }
             } catch {
                 display.finish()
-                reportFailure(error, seen: display.lastSeen)
+                reportFailure(error, seen: display.lastSeen, ended: control.endedStatus?.rawValue)
                 throw error
             }
             display.finish()
@@ -142,18 +143,14 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     /// With --json, a training that got as far as creating its run still says which run it was.
-    func reportFailure(_ error: any Error, seen: (runId: String?, metrics: TrainingMetrics?)) {
+    /// - Parameter ended: the status this process gave the run on the server; nil when its end was
+    ///   left to `guardianflow sync` (or the run was never changed).
+    func reportFailure(_ error: any Error, seen: (runId: String?, metrics: TrainingMetrics?), ended: String?) {
         guard output.json, let runId = seen.runId ?? resume else { return }
         let wrapped = GuardianFlowError.wrap(error)
-        let status: String? =
-            switch wrapped {
-            case .interrupted: "KILLED"
-            case .trainingFailed, .outOfMemory: "FAILED"
-            default: nil  // left RUNNING for `guardianflow sync`, or not changed at all
-            }
         try? Console.json(
             JSONResult(
-                run_id: runId, status: status, metrics: seen.metrics?.dictionary() ?? [:], model: nil,
+                run_id: runId, status: ended, metrics: seen.metrics?.dictionary() ?? [:], model: nil,
                 error: .init(exit_code: wrapped.exitCode, message: Redaction.redactURIs(wrapped.description))))
     }
 
