@@ -10,8 +10,11 @@
 #                                 synchronous=False)` for 300 epochs, then
 #                                 `mlflow.flush_async_logging()`: the time until the 6000 points
 #                                 are on the server (the flush), and logging + flush
-# Each replayed run is then read back with the Python client: 20 histories of 300 points, steps
-# 1..300, each once.
+#   the server alone              the same 6000 points as 6 log-batch requests of 1000 metrics from
+#                                 warm Python `requests` sessions, one after another and 3 in
+#                                 flight: the server's own pace, the floor for any client
+# Each run is then read back with the Python client: 20 histories of 300 points, steps 1..300,
+# each once.
 #
 #   bench/replay.sh               N=5 rounds
 #   N=10 bench/replay.sh

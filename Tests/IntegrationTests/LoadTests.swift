@@ -8,9 +8,10 @@ import Testing
 import TestSupport
 
 /// Several machines, one tracking server: a PostgreSQL-backed `mlflow server` with 4 workers and
-/// 16 guardianflow processes, each with a work dir of its own, training at once (15 replaying a
-/// recorded training through the bridge, one real), registering versions of one model and
-/// promoting them.
+/// 16 guardianflow processes, each with a work dir of its own, training at once (one real, 15
+/// replaying a recorded training: their `python` setting is a `ReplayingPython`, which runs
+/// `python -m guardianflow_trainer.replay` where guardianflow runs the bridge), registering versions
+/// of one model and promoting them.
 @Suite("Load: 16 trainings on a PostgreSQL-backed MLflow", .serialized)
 struct LoadTests {
     static let data = TestEnvironment.repoRoot + "/examples/ppe-sample/data.yaml"
@@ -20,6 +21,16 @@ struct LoadTests {
         var train: CLI.Result
         var version: String?
         var promote: CLI.Result?
+        /// Whether the trainer's log (`<work>/runs/<run>.log`) says it replayed a recording.
+        var replayed: Bool
+    }
+
+    static func replayed(work: String) -> Bool {
+        let runs = work + "/runs"
+        let logs = ((try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []).filter { $0.hasSuffix(".log") }
+        return logs.contains { log in
+            (try? String(contentsOfFile: runs + "/" + log, encoding: .utf8))?.contains("guardianflow_trainer: replaying ") == true
+        }
     }
 
     /// Records one real tiny training for the replays.
@@ -43,17 +54,16 @@ struct LoadTests {
     @Test("16 processes train, register versions of one model and promote at once: no failure, unique versions, valid aliases, every promotion in the history")
     func sixteenTrainings() async throws {
         let recording = try await Self.record()
+        let replayingPython = try ReplayingPython.make(recording: recording, delay: 0.3)
         try await withStopping(try await PostgresTestServer.start()) { postgres in
             try await withStopping(try await MLflowTestServer.start(backendStoreURI: postgres.uri, workers: 4)) { server in
                 let model = "load-model"
                 let outcomes = try await withThrowingTaskGroup(of: Outcome.self) { group in
                     for index in 0..<16 {
                         group.addTask {
-                            var extra = ["MLFLOW_TRACKING_URI": server.uri, "GUARDIANFLOW_WORK_DIR": TestEnvironment.temporaryDirectory("load-\(index)")]
-                            if index > 0 {
-                                extra["GUARDIANFLOW_TRAINER_REPLAY"] = recording
-                                extra["GUARDIANFLOW_TRAINER_REPLAY_DELAY"] = "0.3"
-                            }
+                            let work = TestEnvironment.temporaryDirectory("load-\(index)")
+                            var extra = ["MLFLOW_TRACKING_URI": server.uri, "GUARDIANFLOW_WORK_DIR": work]
+                            if index > 0 { extra["GUARDIANFLOW_PYTHON"] = replayingPython }
                             let environment = TestEnvironment.cleanEnvironment(extra)
                             let train = try await CLI.run(
                                 [
@@ -61,7 +71,7 @@ struct LoadTests {
                                     "--batch", "8", "--imgsz", "64", "--device", "cpu", "--workers", "0", "--arg", "plots=false",
                                     "--model-name", model, "--customer", "site-\(index)", "--json",
                                 ], environment: environment, timeout: .seconds(900))
-                            var outcome = Outcome(index: index, train: train)
+                            var outcome = Outcome(index: index, train: train, replayed: Self.replayed(work: work))
                             guard train.exitCode == 0,
                                 let json = try? JSONSerialization.jsonObject(with: Data(train.stdout.utf8)) as? [String: Any],
                                 let version = (json["model"] as? [String: Any])?["version"] as? String
@@ -80,6 +90,7 @@ struct LoadTests {
                 for outcome in outcomes {
                     #expect(outcome.train.exitCode == 0, "train \(outcome.index): \(outcome.train.stderr.suffix(2000))")
                     #expect(outcome.promote?.exitCode == 0, "promote \(outcome.index): \(outcome.promote?.stderr.suffix(2000) ?? "not run")")
+                    #expect(outcome.replayed == (outcome.index > 0), "train \(outcome.index) replayed: \(outcome.replayed)")
                 }
                 let versions = outcomes.compactMap(\.version)
                 #expect(Set(versions).count == 16, "unique versions: \(versions.sorted())")

@@ -70,13 +70,17 @@ public enum TestEnvironment {
     }
 
     /// The environment for a child: this process's, without MLflow/AWS/guardianflow settings
-    /// that could leak in from the developer's shell, plus `extra`.
+    /// that could leak in from the developer's shell, plus `extra`. `python/` of this checkout
+    /// comes first on PYTHONPATH, so every Python a test starts (the CLI's trainer included)
+    /// imports this checkout's trainer bridge, also with a venv made for another checkout.
     public static func cleanEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
         var environment = ProcessInfo.processInfo.environment.filter {
             !$0.key.hasPrefix("MLFLOW_") && !$0.key.hasPrefix("AWS_") && !$0.key.hasPrefix("GUARDIANFLOW_")
                 && $0.key != "WORK_DIR" && $0.key != "S3_ENDPOINT_URL"
         }
         environment["GUARDIANFLOW_PYTHON"] = python
+        environment["PYTHONPATH"] = [repoRoot + "/python", environment["PYTHONPATH"] ?? ""].filter { !$0.isEmpty }
+            .joined(separator: ":")
         environment["NO_COLOR"] = "1"
         for (key, value) in extra { environment[key] = value }
         return environment

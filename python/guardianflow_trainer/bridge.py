@@ -1,4 +1,4 @@
-"""Run one ultralytics YOLO training job and report structured events (DESIGN.md section 4).
+"""Run one ultralytics YOLO training job and report structured events.
 
     python -m guardianflow_trainer --job JOB.json
     python -m guardianflow_trainer --job -          # job JSON on stdin
@@ -24,10 +24,12 @@ Job JSON
     resume   null, or the path of a last.pt to continue with ultralytics' own resume
     args     dict of extra ultralytics train overrides, e.g. {"lr0": 0.01, "plots": false}
 
-Replay (load tests)
-    With GUARDIANFLOW_TRAINER_REPLAY=DIR, a recording made by `python -m guardianflow_trainer.record`
-    is played back instead of a training: same events, paths moved to this job's save dir, files
-    copied there, no torch import. See guardianflow_trainer.replay.
+Replay (tests only)
+    This entry point always trains; nothing in the environment makes it replay. A recording made
+    by `python -m guardianflow_trainer.record` is played back only by its own entry point,
+    `python -m guardianflow_trainer.replay --recording DIR --job JOB.json` (see
+    guardianflow_trainer.replay), which uses this module's public helpers; this module never
+    imports it.
 
 Isolation
     The child never logs to MLflow (or any tracker): MLFLOW_* and ULTRALYTICS_API_KEY are removed
@@ -55,11 +57,6 @@ from pathlib import Path, PurePath
 from typing import Any, Callable
 
 ERROR_KINDS = ("oom", "dataset", "model", "config", "other")
-
-# Set to a recording's directory (python -m guardianflow_trainer.record): the bridge replays it
-# instead of training; see guardianflow_trainer.replay.
-REPLAY_ENV = "GUARDIANFLOW_TRAINER_REPLAY"
-REPLAY_DELAY_ENV = "GUARDIANFLOW_TRAINER_REPLAY_DELAY"
 
 # Ultralytics settings keys that enable an integration / network sync. Only keys the installed
 # version knows are touched (8.4.190 has no `hub` or `neptune` key; unknown keys raise KeyError).
@@ -319,7 +316,8 @@ def _resolve_model(model: str) -> str:
     raise BridgeError("model", f"model must be a .yaml/.yml config or a .pt file, got {model!r}")
 
 
-def _resolve_data(data: str) -> str:
+def resolve_data(data: str) -> str:
+    """The data YAML, absolute; a missing one is a dataset error (a name is never resolved)."""
     p = Path(data).expanduser()
     if not p.is_file():
         raise BridgeError("dataset", f"Dataset '{data}' error: data YAML not found")
@@ -334,14 +332,14 @@ def build_train_kwargs(job: dict[str, Any]) -> dict[str, Any]:
         # (imgsz, batch, device, workers, save_dir, plots, val, ...); pass just those.
         kw["resume"] = True
         if job["data"] is not None:
-            kw["data"] = _resolve_data(job["data"])
+            kw["data"] = resolve_data(job["data"])
         for k in ("batch", "imgsz", "device", "workers"):
             if job[k] is not None:
                 kw[k] = job[k]
         if job["project"] is not None and job["name"] is not None:
             kw["save_dir"] = str(Path(job["project"]).expanduser().resolve() / job["name"])
     else:
-        kw["data"] = _resolve_data(job["data"])
+        kw["data"] = resolve_data(job["data"])
         kw["epochs"] = job["epochs"]
         for k in ("batch", "imgsz", "device", "workers", "seed", "name"):
             if job[k] is not None:
@@ -595,33 +593,17 @@ def run_job(job: dict[str, Any], events: EventChannel, set_phase: Callable[[str]
     run.finished(model.trainer)
 
 
-def main(argv: list[str] | None = None, events: EventChannel | None = None) -> int:
-    """`events`: a channel the caller made (the recorder's, with a tee); by default a new one."""
-    if events is None:
-        events = EventChannel()  # first: claim the original stdout before anything can print
-    parser = argparse.ArgumentParser(prog="python -m guardianflow_trainer", description=__doc__.split("\n")[0])
-    parser.add_argument("--job", required=True, help="job JSON file, or '-' for stdin")
-    ns = parser.parse_args(argv)  # usage errors go to stderr (fd 2), exit 2
-
+def report_failures(events: EventChannel, work: Callable[[Callable[[str], None]], int]) -> int:
+    """Runs `work(set_phase)` and returns its exit status; any failure becomes an `error` event
+    (its kind decided by `classify` from the exception and the phase last set) and status 1.
+    KeyboardInterrupt is re-raised: SIGINT ends the process, it is never reported as an error."""
     phase = ["job"]
 
     def set_phase(p: str) -> None:
         phase[0] = p
 
-    die_with_parent()
     try:
-        job = load_job(ns.job)
-        replay_dir = os.environ.get(REPLAY_ENV)
-        if replay_dir:
-            # Load tests: play a recorded training back instead of training (no torch import).
-            set_phase("replay")
-            from guardianflow_trainer import replay
-
-            return replay.replay(job, events, replay_dir)
-        set_phase("env")
-        prepare_environment()
-        configure_ultralytics()
-        run_job(job, events, set_phase)
+        return work(set_phase)
     except KeyboardInterrupt:
         raise  # die by SIGINT (exit 130 / signal), never report it as an error event
     except BaseException as e:  # noqa: BLE001 - every failure must become an event
@@ -636,7 +618,30 @@ def main(argv: list[str] | None = None, events: EventChannel | None = None) -> i
         except Exception:
             pass
         return 1
-    return 0
+
+
+def main(argv: list[str] | None = None, events: EventChannel | None = None) -> int:
+    """`events`: a channel the caller made (the recorder's, with a tee); by default a new one.
+
+    Always trains: no environment variable turns this into a replay (guardianflow_trainer.replay
+    is a separate entry point, for tests)."""
+    if events is None:
+        events = EventChannel()  # first: claim the original stdout before anything can print
+    parser = argparse.ArgumentParser(prog="python -m guardianflow_trainer", description=__doc__.split("\n")[0])
+    parser.add_argument("--job", required=True, help="job JSON file, or '-' for stdin")
+    ns = parser.parse_args(argv)  # usage errors go to stderr (fd 2), exit 2
+
+    die_with_parent()
+
+    def train(set_phase: Callable[[str], None]) -> int:
+        job = load_job(ns.job)
+        set_phase("env")
+        prepare_environment()
+        configure_ultralytics()
+        run_job(job, events, set_phase)
+        return 0
+
+    return report_failures(events, train)
 
 
 if __name__ == "__main__":

@@ -14,14 +14,15 @@ stdout, same log on stderr, same exit status -- and keeps what a replay needs in
 
 A previous recording in DIR is replaced. Files are copied only when the training finished; a
 failed training's recording holds its events (an ``error`` replays as that error). Replay it with
-``GUARDIANFLOW_TRAINER_REPLAY=DIR python -m guardianflow_trainer --job OTHER_JOB.json``.
+its own entry point (tests only; ``python -m guardianflow_trainer`` never replays):
+
+    python -m guardianflow_trainer.replay --recording DIR [--delay S] --job OTHER_JOB.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -65,7 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="the recording's directory (created; replaced if present)")
     ns = parser.parse_args(argv)
 
-    os.environ.pop(bridge.REPLAY_ENV, None)  # record a training, never a replay
     out = Path(ns.out).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     for stale in (out / EVENTS_FILE, out / "job.json"):

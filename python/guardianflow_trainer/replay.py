@@ -1,10 +1,16 @@
-"""Play a recorded training back instead of training (load tests).
+"""Play a recorded training back instead of training (tests only).
 
-    GUARDIANFLOW_TRAINER_REPLAY=DIR python -m guardianflow_trainer --job JOB.json
+    python -m guardianflow_trainer.replay --recording DIR [--delay S] --job JOB.json
+    python -m guardianflow_trainer.replay --recording DIR --job -       # job JSON on stdin
+
+This is its own entry point: ``python -m guardianflow_trainer`` (what guardianflow runs) always
+trains, whatever its environment says, so a user can never get a replayed model by accident. Tests
+that want guardianflow itself to run a replay give it a stand-in ``python`` that runs this module
+instead of ``-m guardianflow_trainer`` (Tests/TestSupport/ReplayingPython.swift).
 
 DIR is a recording made by ``python -m guardianflow_trainer.record`` (see that module for its
-layout). The bridge then neither imports ultralytics nor torch: it validates the job as usual,
-emits DIR/events.jsonl's events in order on the event channel and exits like the real training
+layout). The replay then neither imports ultralytics nor torch: it validates the job as the bridge
+does, emits DIR/events.jsonl's events in order on the event channel and exits like the real training
 did (0 after ``finished``, 1 after ``error``). So that the parent cannot tell the difference:
 
 - every path under the recorded save dir (``save_dir``, ``best``, ``last``, ``results_csv``,
@@ -16,16 +22,21 @@ did (0 after ``finished``, 1 after ``error``). So that the parent cannot tell th
   written;
 - ``started.pid`` is this process's pid; everything else (epochs, metrics, args, versions, device)
   is as recorded;
-- GUARDIANFLOW_TRAINER_REPLAY_DELAY (seconds, default 0.2) passes before every event after
-  ``started``, so that many replays interleave like trainings;
+- ``--delay`` (seconds, default 0.2) passes before every event after ``started``, so that many
+  replays interleave like trainings;
+- failures (an unreadable recording, a bad ``--delay``, a bad job) are ``error`` events and exit 1,
+  as in the bridge; usage errors exit 2;
 - signals: no handlers, as in the real bridge: SIGTERM ends it at once (killed by the signal),
-  SIGINT raises KeyboardInterrupt; it dies with its parent (PR_SET_PDEATHSIG, set up by main()).
+  SIGINT raises KeyboardInterrupt; it dies with its parent (PR_SET_PDEATHSIG, as the bridge).
 
-Only the standard library is imported here.
+Only the standard library is imported here. The dependency is one way: this module uses the
+bridge's public helpers (event channel, job validation, error reporting); the bridge never imports
+this module.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -34,12 +45,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from guardianflow_trainer.bridge import (
-    REPLAY_DELAY_ENV,
-    BridgeError,
-    EventChannel,
-    _resolve_data,
-)
+from guardianflow_trainer import bridge
+from guardianflow_trainer.bridge import BridgeError, EventChannel
 
 EVENTS_FILE = "events.jsonl"
 FILES_DIR = "files"
@@ -74,16 +81,16 @@ def load_recording(directory: str | os.PathLike) -> tuple[Path, list[dict[str, A
     return rec, events
 
 
-def replay_delay() -> float:
-    raw = os.environ.get(REPLAY_DELAY_ENV, "").strip()
-    if not raw:
+def parse_delay(raw: str | None) -> float:
+    """`--delay`'s value in seconds (DEFAULT_DELAY when not given): a finite number >= 0."""
+    if raw is None or not raw.strip():
         return DEFAULT_DELAY
     try:
         delay = float(raw)
     except ValueError:
-        raise BridgeError("config", f"{REPLAY_DELAY_ENV}={raw!r} is not a number of seconds") from None
+        raise BridgeError("config", f"--delay {raw!r} is not a number of seconds") from None
     if not delay >= 0 or delay == float("inf"):
-        raise BridgeError("config", f"{REPLAY_DELAY_ENV}={raw!r} must be a finite number >= 0")
+        raise BridgeError("config", f"--delay {raw!r} must be a finite number >= 0")
     return delay
 
 
@@ -120,7 +127,7 @@ def job_args(job: dict[str, Any], save_dir: Path) -> dict[str, str]:
     """The ultralytics arguments that name this job's places, as a real run of it has them."""
     values = {"save_dir": str(save_dir), "project": str(save_dir.parent), "name": save_dir.name}
     if job["data"] is not None:
-        values["data"] = _resolve_data(job["data"])  # a missing data YAML fails as in a real run
+        values["data"] = bridge.resolve_data(job["data"])  # a missing data YAML fails as in a real run
     return values
 
 
@@ -178,10 +185,10 @@ class _Files:
             os.replace(tmp, dst)
 
 
-def replay(job: dict[str, Any], events: EventChannel, directory: str) -> int:
-    """Emits the recording in `directory` for `job`; returns the exit status a training would."""
+def replay(job: dict[str, Any], events: EventChannel, directory: str | os.PathLike, delay: float = DEFAULT_DELAY) -> int:
+    """Emits the recording in `directory` for `job`, `delay` seconds before each event after the
+    first; returns the exit status a training would."""
     rec, recorded = load_recording(directory)
-    delay = replay_delay()
     save_dir = job_save_dir(job)
     old = recorded_save_dir(recorded)
     args_values = job_args(job, save_dir)
@@ -210,3 +217,27 @@ def replay(job: dict[str, Any], events: EventChannel, directory: str) -> int:
         if kind == "error":
             return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    events = EventChannel()  # first: claim the original stdout before anything can print
+    parser = argparse.ArgumentParser(
+        prog="python -m guardianflow_trainer.replay", description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 1)[1])
+    parser.add_argument("--recording", required=True, help="a recording made by python -m guardianflow_trainer.record")
+    parser.add_argument("--delay", help=f"seconds before each event after `started` (default {DEFAULT_DELAY:g})")
+    parser.add_argument("--job", required=True, help="job JSON file, or '-' for stdin")
+    ns = parser.parse_args(argv)  # usage errors go to stderr (fd 2), exit 2
+
+    bridge.die_with_parent()
+
+    def play(set_phase) -> int:
+        job = bridge.load_job(ns.job)
+        set_phase("replay")
+        return replay(job, events, ns.recording, parse_delay(ns.delay))
+
+    return bridge.report_failures(events, play)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,7 +1,9 @@
 """Tests for recording a training and replaying it (guardianflow_trainer.record / .replay).
 
 One real tiny training is recorded (yolov8n.yaml from scratch, imgsz 64, 2 epochs, CPU, on a copy of
-examples/ppe-sample); the replays themselves take well under a second each.
+examples/ppe-sample); the replays themselves take well under a second each. Replays run through
+their own entry point, ``python -m guardianflow_trainer.replay --recording DIR --delay S --job FILE``;
+the bridge (``python -m guardianflow_trainer``) never replays, whatever its environment says.
 
     .venv/bin/python -m pytest python/tests/test_replay.py -q
 """
@@ -26,8 +28,9 @@ SAMPLE = REPO / "examples" / "ppe-sample"
 sys.path.insert(0, str(PYTHON_DIR))
 from guardianflow_trainer import replay as replay_mod  # noqa: E402  (stdlib-only import)
 
-REPLAY = "GUARDIANFLOW_TRAINER_REPLAY"
-DELAY = "GUARDIANFLOW_TRAINER_REPLAY_DELAY"
+# What the bridge once read to replay instead of training; it must now ignore them.
+OLD_REPLAY_ENV = "GUARDIANFLOW_TRAINER_REPLAY"
+OLD_DELAY_ENV = "GUARDIANFLOW_TRAINER_REPLAY_DELAY"
 
 
 def parse_events(stdout: str) -> list[dict]:
@@ -55,11 +58,15 @@ def write_job(path: Path, job: dict) -> Path:
     return path
 
 
+def replay_command(job_file: Path, recording: Path, delay: str = "0") -> list[str]:
+    return [sys.executable, "-m", "guardianflow_trainer.replay", "--recording", str(recording), f"--delay={delay}",
+            "--job", str(job_file)]
+
+
 def start_replay(job_file: Path, recording: Path, cwd: Path, delay: str = "0", **env) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "guardianflow_trainer", "--job", str(job_file)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
-        env=child_env(**{REPLAY: str(recording), DELAY: delay}, **env),
+        replay_command(job_file, recording, delay),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=child_env(**env),
     )
 
 
@@ -163,14 +170,14 @@ def test_replay_does_not_import_torch_and_starts_fast(recording, tmp_path):
     job_file = write_job(tmp_path / "job.json", job_for(tmp_path, recording["data"], tmp_path / "runs", "r"))
     probe = (
         "import json, sys\n"
-        "from guardianflow_trainer import bridge\n"
-        f"rc = bridge.main(['--job', {str(job_file)!r}])\n"
+        "from guardianflow_trainer import replay\n"
+        f"rc = replay.main(['--recording', {str(recording['rec'])!r}, '--delay', '0', '--job', {str(job_file)!r}])\n"
         "heavy = sorted(m for m in ('torch', 'ultralytics', 'numpy', 'cv2') if m in sys.modules)\n"
         "sys.stderr.write('\\nPROBE ' + json.dumps({'rc': rc, 'heavy': heavy}) + '\\n')\n"
     )
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=60,
-                          env=child_env(**{REPLAY: str(recording["rec"]), DELAY: "0"}))
+                          env=child_env())
     elapsed = time.monotonic() - t0
     result = json.loads(proc.stderr.split("PROBE ", 1)[1])
     assert result == {"rc": 0, "heavy": []}, proc.stderr
@@ -244,7 +251,7 @@ def test_replay_rejects_a_bad_delay(tmp_path, delay):
     proc, out, _ = run_replay(job_file, rec, tmp_path, delay=delay)
     assert proc.returncode == 1
     (err,) = parse_events(out)
-    assert err["kind"] == "config" and DELAY in err["message"]
+    assert err["kind"] == "config" and "--delay" in err["message"]
 
 
 def test_rewrite_paths_only_moves_paths_under_the_save_dir():
@@ -258,3 +265,42 @@ def test_rewrite_args_yaml():
     text = "task: detect\nname: exp\ndata: /old/data.yaml\nsave_dir: /old/runs/exp\nnames_x: 1\n"
     out = replay_mod.rewrite_args_yaml(text, {"name": "new", "save_dir": "/new/runs/new", "data": "/d.yaml"})
     assert out == 'task: detect\nname: "new"\ndata: "/d.yaml"\nsave_dir: "/new/runs/new"\nnames_x: 1\n'
+
+
+# ---------------------------------------------------------------------------------------------
+# The bridge never replays
+# ---------------------------------------------------------------------------------------------
+def test_the_bridge_ignores_the_old_replay_variables(tmp_path):
+    """`python -m guardianflow_trainer` is what guardianflow runs for a user: a replay variable in
+    the environment must not turn a training into a replay (a fake model registered as the
+    candidate). The recording here would replay as a success; the job's weights do not exist, so
+    a real run -- the only kind the bridge does -- fails with a model error before training."""
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    recorded = [
+        {"event": "started", "pid": 1, "save_dir": "/recorded/exp", "epochs": 1, "args": {"save_dir": "/recorded/exp"}},
+        {"event": "finished", "save_dir": "/recorded/exp", "best": None, "last": None, "epochs_completed": 1,
+         "best_metrics": {"metrics/mAP50(B)": 0.99}, "speed_ms": {}, "results_csv": None, "args_yaml": None},
+    ]
+    (rec / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in recorded))
+    missing = tmp_path / "no-such-weights.pt"
+    job_file = write_job(tmp_path / "job.json",
+                         job_for(tmp_path, SAMPLE / "data.yaml", tmp_path / "runs", "r", model=str(missing)))
+    proc = subprocess.run(
+        [sys.executable, "-m", "guardianflow_trainer", "--job", str(job_file)], capture_output=True, text=True,
+        cwd=tmp_path, timeout=120, env=child_env(**{OLD_REPLAY_ENV: str(rec), OLD_DELAY_ENV: "0"}),
+    )
+    events = parse_events(proc.stdout)
+    assert "replaying" not in proc.stderr, proc.stderr[-2000:]
+    assert [e["event"] for e in events] == ["error"], events
+    assert events[0]["kind"] == "model" and str(missing) in events[0]["message"], events[0]
+    assert proc.returncode == 1
+    assert not (tmp_path / "runs" / "r").exists()
+
+
+def test_the_replay_entry_point_needs_a_recording(tmp_path):
+    job_file = write_job(tmp_path / "job.json", job_for(tmp_path, SAMPLE / "data.yaml", tmp_path / "runs", "r"))
+    proc = subprocess.run([sys.executable, "-m", "guardianflow_trainer.replay", "--job", str(job_file)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60, env=child_env())
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "--recording" in proc.stderr

@@ -41,13 +41,12 @@ public struct PythonTrainerLauncher: TrainerLauncher {
     }
 
     /// The environment the child gets: no MLflow, AWS or guardianflow settings (no secrets
-    /// reach the trainer or its log), offline, private ultralytics settings.
+    /// reach the trainer or its log; none of them, whatever its name, changes what the trainer
+    /// does), offline, private ultralytics settings.
     public func childEnvironment(_ base: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
         var environment = base.filter { key, _ in
             !(key.hasPrefix("MLFLOW_") || key.hasPrefix("AWS_") || key.hasPrefix("GUARDIANFLOW_")
                 || key == "S3_ENDPOINT_URL" || key == "WORK_DIR" || key == "ULTRALYTICS_API_KEY")
-                // The bridge's replay of a recorded training (load tests) is the exception.
-                || key == "GUARDIANFLOW_TRAINER_REPLAY" || key == "GUARDIANFLOW_TRAINER_REPLAY_DELAY"
         }
         environment["YOLO_OFFLINE"] = "1"
         environment["YOLO_CONFIG_DIR"] = configDirectory
