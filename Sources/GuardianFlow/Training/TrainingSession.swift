@@ -372,16 +372,9 @@ final class TrainingSession: @unchecked Sendable {
             bestMetrics: best.dictionary(), modelName: options.registeredModelName(experiment: experimentName),
             alias: ModelRegistry.candidate, versionTags: versionTags)
         let finisher = try makeFinisher()
-        let record: JournalRecord?
-        do {
-            record = try journal.append { .finish(seq: $0, plan) }
-        } catch {
-            // The weights are trained: finish without the journal's safety net rather than lose them.
-            let wrapped = GuardianFlowError.wrap(error)
-            diskFailure = wrapped
-            notice("\(wrapped.description) Finishing run \(run.runId) without its journal.")
-            record = nil
-        }
+        // When the disk refuses it, the weights are trained: finish without the journal's safety
+        // net rather than lose them.
+        let record = journalPlan { .finish(seq: $0, plan) }
 
         try await waitForServer(then: "finish the run (upload its artifacts, register the model)", interruptible: true)
         let (model, bestSHA) = try await finisher.finish(plan)
@@ -422,6 +415,24 @@ final class TrainingSession: @unchecked Sendable {
                 "MLflow at \(TrackingURI.redact(client.trackingURI.baseURL)) did not answer; the rest of run \(run.runId) "
                     + "(\(journal.pendingCount) journal record(s): metrics, then what \(what) takes) waits in \(journal.path). "
                     + "When the server is back, run `guardianflow sync` to deliver it.")
+        }
+    }
+
+    /// Journals a run's planned end, unless the disk refuses it (now, or earlier: then the
+    /// logger holds batches in memory that must go before any plan). Nil when not journaled;
+    /// ``diskFailure`` then says why.
+    func journalPlan(_ make: (Int) -> JournalRecord) -> JournalRecord? {
+        if let earlier = logger.diskError {
+            diskFailure = diskFailure ?? earlier
+            return nil
+        }
+        do {
+            return try journal.append(make)
+        } catch {
+            let wrapped = GuardianFlowError.wrap(error)
+            diskFailure = diskFailure ?? wrapped
+            notice("\(wrapped.description) Ending run \(run.runId) without its journal.")
+            return nil
         }
     }
 
@@ -483,13 +494,7 @@ final class TrainingSession: @unchecked Sendable {
         let plan = EndPlan(
             runId: run.runId, artifactURI: run.artifactURI, status: status.rawValue, tags: tags, uploads: uploads,
             endTime: mlflowTimestamp())
-        let record: JournalRecord?
-        do {
-            record = try journal.append { .end(seq: $0, plan) }
-        } catch {
-            diskFailure = diskFailure ?? GuardianFlowError.wrap(error)
-            record = nil
-        }
+        let record = journalPlan { .end(seq: $0, plan) }
         do {
             try await waitForServer(then: "end the run \(status.rawValue)", timeout: min(outageWait, .seconds(15)))
             let outcome = try await makeFinisher().end(plan)
