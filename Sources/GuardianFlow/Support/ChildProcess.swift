@@ -163,16 +163,23 @@ public final class ChildProcess: @unchecked Sendable {
         let argv = [spec.executable] + spec.arguments
         let envp = spec.environment.map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0
-        // Spawned from one thread that lives as long as the process: a child that asks to die
-        // with its parent (PR_SET_PDEATHSIG) is tied to the spawning thread, not the process.
-        let result = SpawnerThread.shared.perform {
-            withCStrings(argv) { cArgv in
-                withCStrings(envp) { cEnvp in
-                    spec.executable.contains("/")
-                        ? posix_spawn(&pid, spec.executable, &actions, &attributes, cArgv, cEnvp)
-                        : posix_spawnp(&pid, spec.executable, &actions, &attributes, cArgv, cEnvp)
+        var result: Int32 = 0
+        // ETXTBSY: the executable was just written, and a child another thread forked meanwhile
+        // still holds the writing descriptor; it closes as that child execs. Try again briefly.
+        for attempt in 0..<20 {
+            // Spawned from one thread that lives as long as the process: a child that asks to die
+            // with its parent (PR_SET_PDEATHSIG) is tied to the spawning thread, not the process.
+            result = SpawnerThread.shared.perform {
+                withCStrings(argv) { cArgv in
+                    withCStrings(envp) { cEnvp in
+                        spec.executable.contains("/")
+                            ? posix_spawn(&pid, spec.executable, &actions, &attributes, cArgv, cEnvp)
+                            : posix_spawnp(&pid, spec.executable, &actions, &attributes, cArgv, cEnvp)
+                    }
                 }
             }
+            guard result == ETXTBSY, attempt < 19 else { break }
+            usleep(50_000)
         }
         guard result == 0 else {
             throw GuardianFlowError.invalidInput(
