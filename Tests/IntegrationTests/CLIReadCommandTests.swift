@@ -279,7 +279,7 @@ struct EmbeddedServerTests {
         var server = LocalMLflowServer(
             workDir: TestEnvironment.temporaryDirectory("broken-work"), port: TestEnvironment.freePort(),
             python: PythonEnvironment(python: venv + "/bin/python"))
-        server.startTimeout = .seconds(60)
+        server.startTimeout = .seconds(120)
         let clock = ContinuousClock()
         let started = clock.now
         do {
@@ -290,7 +290,7 @@ struct EmbeddedServerTests {
             #expect(error.description.contains("exited at start"), "\(error)")
             #expect(error.description.contains("boom: the backend store cannot be opened"), "\(error)")
         }
-        #expect(clock.now - started < .seconds(10), "reported at once, not after the 60 s start timeout")
+        #expect(clock.now - started < .seconds(40), "reported when it exits, not after the 120 s start timeout")
     }
 
     @Test("server stop leaves alone a process whose pid the pidfile names but that is not the server it started")

@@ -28,6 +28,15 @@ struct IntegrityTests {
         ]).load()
     }
 
+    func runner(
+        _ settings: Settings, experiment: String, control: TrainingControl = TrainingControl(), launcher: any TrainerLauncher
+    ) -> TrainingRunner {
+        var runner = TrainingRunner(
+            experimentName: experiment, modelArch: "yolov8n.yaml", dataYAML: Self.data, settings: settings, control: control)
+        runner.launcher = launcher
+        return runner
+    }
+
     // MARK: Creates whose answer is lost
 
     @Test("a create the server carried out but whose answer was lost is not made twice: one run, one model version")
@@ -110,24 +119,21 @@ struct IntegrityTests {
         let settings = try settings(server)
         let control = TrainingControl()
         let experiment = "resume-\(UUID().uuidString.prefix(6))"
-        var runner = TrainingRunner(
-            experimentName: experiment, modelArch: "yolov8n.yaml", dataYAML: Self.data, settings: settings, control: control)
-        runner.launcher = WeightsWritingLauncher(
-            inner: ReplayTrainerLauncher(events: [Self.started, Self.epoch(1)], hangAfterEvents: true))
+        let runner = runner(
+            settings, experiment: experiment, control: control,
+            launcher: WeightsWritingLauncher(inner: ReplayTrainerLauncher(events: [Self.started, Self.epoch(1)], hangAfterEvents: true)))
         let task = Task { try await runner.run(epochs: 3, batchSize: 8) }
         try await Task.sleep(for: .seconds(1))
         control.stop(signal: SIGINT)
         await #expect(throws: GuardianFlowError.self) { try await task.value }
         let client = try server.client()
-        let exp = try #require(try await client.getExperiment(named: experiment))
-        let run = try #require(try await client.allRuns(experimentIds: [exp.experimentId]).first)
+        let run = try await server.onlyRun(inExperiment: experiment)
         #expect(run.info.status == .killed)
 
         // The lease's file cannot be written: a directory stands in its place.
         try FileManager.default.createDirectory(
             atPath: RunLease.directory(workDir: settings.workDir) + "/\(run.info.runId).json", withIntermediateDirectories: true)
-        var resumer = TrainingRunner(experimentName: experiment, modelArch: "yolov8n.yaml", dataYAML: Self.data, settings: settings)
-        resumer.launcher = ReplayTrainerLauncher(events: [Self.started])
+        let resumer = self.runner(settings, experiment: experiment, launcher: ReplayTrainerLauncher(events: [Self.started]))
         do {
             _ = try await resumer.resume(runId: run.info.runId)
             Issue.record("expected the resume to fail")
@@ -146,12 +152,12 @@ struct IntegrityTests {
         let settings = try settings(server)
         let control = TrainingControl()
         let experiment = "diskfull-\(UUID().uuidString.prefix(6))"
-        var runner = TrainingRunner(
-            experimentName: experiment, modelArch: "yolov8n.yaml", dataYAML: Self.data, settings: settings, control: control)
-        runner.launcher = DiskFullLauncher(
-            inner: ReplayTrainerLauncher(events: [Self.started, Self.epoch(1), Self.epoch(2), Self.epoch(3)], hangAfterEvents: true,
-                                         delay: .milliseconds(200)),
-            workDir: settings.workDir)
+        let runner = runner(
+            settings, experiment: experiment, control: control,
+            launcher: DiskFullLauncher(
+                inner: ReplayTrainerLauncher(
+                    events: [Self.started, Self.epoch(1), Self.epoch(2), Self.epoch(3)], hangAfterEvents: true, delay: .milliseconds(200)),
+                workDir: settings.workDir))
         do {
             _ = try await runner.run(epochs: 3, batchSize: 8)
             Issue.record("expected the training to stop")
@@ -161,9 +167,7 @@ struct IntegrityTests {
             #expect(error.description.contains("is FAILED"), "\(error)")
         }
         #expect(control.endedStatus == .failed)
-        let client = try server.client()
-        let exp = try #require(try await client.getExperiment(named: experiment))
-        let run = try #require(try await client.allRuns(experimentIds: [exp.experimentId]).first)
+        let run = try await server.onlyRun(inExperiment: experiment)
         #expect(run.info.status == .failed)
         #expect(run.tags["guardianflow.error.kind"] == "io")
         #expect(run.params["epochs"] == "3", "the started event's params reached MLflow although the journal refused them")

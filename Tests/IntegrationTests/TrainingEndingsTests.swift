@@ -52,8 +52,7 @@ struct TrainingEndingsTests {
             #expect(error.description.contains("--batch -1"))
         }
         let client = try server.client()
-        let exp = try #require(try await client.getExperiment(named: experiment))
-        let run = try #require(try await client.allRuns(experimentIds: [exp.experimentId]).first)
+        let run = try await server.onlyRun(inExperiment: experiment)
         #expect(run.info.status == .failed)
         #expect(run.tags["guardianflow.error.kind"] == "oom")
         #expect(try await client.metricHistory(runId: run.info.runId, key: "mAP50_95").map(\.step) == [1])
@@ -83,8 +82,7 @@ struct TrainingEndingsTests {
         }
         #expect(control.endedStatus == .killed)
         let client = try server.client()
-        let exp = try #require(try await client.getExperiment(named: experiment))
-        let run = try #require(try await client.allRuns(experimentIds: [exp.experimentId]).first)
+        let run = try await server.onlyRun(inExperiment: experiment)
         #expect(run.info.status == .killed)
         #expect(run.tags["guardianflow.error.kind"] == "interrupted")
         #expect(run.tags["guardianflow.error.signal"] == String(SIGINT))
@@ -105,9 +103,7 @@ struct TrainingEndingsTests {
         #expect(await iterator.next() == 1)
         task.cancel()
         await #expect(throws: GuardianFlowError.self) { try await task.value }
-        let client = try server.client()
-        let exp = try #require(try await client.getExperiment(named: experiment))
-        let run = try #require(try await client.allRuns(experimentIds: [exp.experimentId]).first)
+        let run = try await server.onlyRun(inExperiment: experiment)
         #expect(run.info.status == .killed)
         #expect(run.tags["guardianflow.error.kind"] == "interrupted")
     }
@@ -126,9 +122,7 @@ struct TrainingEndingsTests {
             // The replayed trainer's log is one line: it is the tail the message quotes.
             #expect(error.description.contains("replayed trainer log"), "\(error)")
         }
-        let client = try server.client()
-        let exp = try #require(try await client.getExperiment(named: experiment))
-        let run = try #require(try await client.allRuns(experimentIds: [exp.experimentId]).first)
+        let run = try await server.onlyRun(inExperiment: experiment)
         #expect(run.info.status == .failed)
         #expect(run.tags["guardianflow.error.kind"] == "other")
         #expect(run.tags["guardianflow.error.message"]?.contains("replayed trainer log") == true)

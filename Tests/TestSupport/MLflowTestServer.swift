@@ -50,7 +50,7 @@ public final class MLflowTestServer: TestServer {
         let server = MLflowTestServer(uri: "http://127.0.0.1:\(port)", port: port, directory: directory, child: child)
         var probe = try MLflowClient(trackingURI: server.uri, retry: .none)
         probe.requestTimeout = .seconds(2)
-        let deadline = ContinuousClock.now + .seconds(120)
+        let deadline = ContinuousClock.now + .seconds(300)  // many suites start theirs at once on 2 cores; a server that dies is seen at once
         while ContinuousClock.now < deadline {
             if (try? await probe.health()) == true { return server }
             if await child.waitForExit(timeout: .milliseconds(200)) != nil { break }
@@ -109,4 +109,15 @@ extension Trait where Self == MLflowServerTrait {
 /// The running suite's server; fails the test when there is none.
 public func currentServer() throws -> MLflowTestServer {
     try #require(MLflowTestServer.current, "the suite needs the .mlflowServer trait")
+}
+
+extension MLflowTestServer {
+    /// The one run of an experiment (the first, when a test made several).
+    public func onlyRun(inExperiment name: String) async throws -> Run {
+        let client = try client()
+        guard let experiment = try await client.getExperiment(named: name),
+            let run = try await client.allRuns(experimentIds: [experiment.experimentId]).first
+        else { throw Python.Failure(description: "experiment '\(name)' has no run") }
+        return run
+    }
 }
