@@ -48,9 +48,11 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
         else {
             throw TransportError(kind: .file, detail: "cannot create \(partial)")
         }
+        var written: Int64 = 0
         do {
             for try await chunk in response.body {
                 try handle.write(contentsOf: chunk.readableBytesView)
+                written += Int64(chunk.readableBytes)
             }
             try handle.close()
             if FileManager.default.fileExists(atPath: destination) {
@@ -62,7 +64,7 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
             try? FileManager.default.removeItem(atPath: partial)
             throw Self.translate(error)
         }
-        return HTTPResponse(status: status, headers: Array(response.headers))
+        return HTTPResponse(status: status, headers: Array(response.headers), bytesWritten: written)
     }
 
     public func download(
@@ -75,15 +77,17 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
             throw TransportError(kind: .file, detail: "cannot open \(path) for writing")
         }
         defer { try? handle.close() }
+        var written: Int64 = 0
         do {
             try handle.seek(toOffset: UInt64(offset))
             for try await chunk in response.body {
                 try handle.write(contentsOf: chunk.readableBytesView)
+                written += Int64(chunk.readableBytes)
             }
         } catch {
             throw Self.translate(error)
         }
-        return HTTPResponse(status: status, headers: Array(response.headers))
+        return HTTPResponse(status: status, headers: Array(response.headers), bytesWritten: written)
     }
 
     private func send(_ request: HTTPRequest, timeout: Duration) async throws -> HTTPClientResponse {

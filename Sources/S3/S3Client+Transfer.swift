@@ -127,10 +127,19 @@ extension S3Client {
     }
 
     /// Downloads an object to a file, in parallel ranges when it is large; the file appears
-    /// only when complete. Returns its SHA-256.
+    /// only when complete and checked; a failed download removes its partial file and leaves
+    /// whatever was at `destination` before as it was.
+    ///
+    /// What is checked: every GET carries `If-Match` with the ETag of the HEAD that sized the
+    /// object, so an object replaced mid-download fails (the store answers 412) instead of being
+    /// stitched from two versions; the bytes written are counted for each range and in all and
+    /// must be the object's size; the SHA-256 of what was written is computed (behind the
+    /// ranges, as they complete in order) and, when `sha256` is given, must equal it.
+    ///
+    /// - Returns: the file's SHA-256 (lowercase hex).
     @discardableResult
-    public func download(bucket: String, key: String, to destination: String) async throws -> String {
-        guard let info = try await headObject(bucket: bucket, key: key) else {
+    public func download(bucket: String, key: String, to destination: String, sha256 expected: String? = nil) async throws -> String {
+        guard let object = try await head(bucket: bucket, key: key) else {
             throw S3Error.service(
                 operation: "GetObject", status: 404, code: "NoSuchKey", message: "The object does not exist.",
                 endpoint: configuration.endpoint, bucket: bucket, key: key)
@@ -139,51 +148,138 @@ extension S3Client {
         let directory = FilePaths.parent(destination)
         if !directory.isEmpty { try? manager.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         let partial = destination + ".part"
+        let target = ObjectTarget(bucket: bucket, key: key, destination: destination)
         do {
-            if info.size < configuration.multipartThreshold {
-                _ = try await send(Call(operation: "GetObject", method: "GET", bucket: bucket, key: key), into: .file(partial))
+            let digest: String
+            // Without an ETag the ranges cannot be tied to one version; one GET is one version.
+            if object.size < configuration.multipartThreshold || object.entityTag == nil {
+                let response = try await send(
+                    Call(operation: "GetObject", method: "GET", bucket: bucket, key: key, headers: Self.ifMatch(object.entityTag)),
+                    into: .file(partial))
+                try target.checkWritten(response.bytesWritten, expected: object.size, what: "the answer")
+                digest = try FileReader(path: partial).sha256(offset: 0, length: object.size)
             } else {
-                guard manager.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {
-                    throw S3Error.file(path: partial, detail: "cannot be created")
-                }
-                try handle.truncate(atOffset: UInt64(info.size))
-                try handle.close()
-                let partSize = max(configuration.partSize, 1024 * 1024)
-                let ranges = stride(from: Int64(0), to: info.size, by: Int(partSize)).map { ($0, min($0 + partSize, info.size) - 1) }
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    var next = 0
-                    func add(_ group: inout ThrowingTaskGroup<Void, any Error>, _ range: (Int64, Int64)) {
-                        group.addTask {
-                            _ = try await send(
-                                Call(
-                                    operation: "GetObject", method: "GET", bucket: bucket, key: key,
-                                    headers: [("range", "bytes=\(range.0)-\(range.1)")]), into: .fileAt(partial, range.0))
-                        }
-                    }
-                    while next < min(ranges.count, max(1, configuration.concurrency)) {
-                        add(&group, ranges[next])
-                        next += 1
-                    }
-                    while try await group.next() != nil {
-                        if next < ranges.count {
-                            add(&group, ranges[next])
-                            next += 1
-                        }
-                    }
-                }
+                digest = try await rangedDownload(object, into: partial, target)
             }
             let size = try Self.fileSize(partial)
-            guard size == info.size else {
-                throw S3Error.integrity("Downloaded \(size) bytes of s3://\(bucket)/\(key), which has \(info.size).")
+            guard size == object.size else {
+                throw S3Error.integrity(
+                    "Downloading s3://\(bucket)/\(key) wrote a file of \(size) bytes, but the object has \(object.size); "
+                        + "nothing was written to \(destination). Download it again.")
             }
-            let digest = try Self.digests(of: partial, offset: 0, length: size, md5: false).sha256
+            if let expected, digest != expected.lowercased() {
+                throw S3Error.integrity(
+                    "s3://\(bucket)/\(key) was downloaded with SHA-256 \(digest), not the expected \(expected.lowercased()); "
+                        + "nothing was written to \(destination). The stored object is not the one expected (changed or corrupted).")
+            }
             if manager.fileExists(atPath: destination) { try manager.removeItem(atPath: destination) }
             try manager.moveItem(atPath: partial, toPath: destination)
             return digest
         } catch {
             try? manager.removeItem(atPath: partial)
+            if case S3Error.service(_, 412, _, _, _, _, _) = error {
+                throw S3Error.integrity(
+                    "s3://\(bucket)/\(key) changed while it was being downloaded: the store refused a request for ETag "
+                        + "\(object.entityTag ?? "") (412 Precondition Failed), the version whose size the download started with, "
+                        + "so the file would have mixed two versions. Nothing was written to \(destination); download it again "
+                        + "once nothing is writing the object.")
+            }
             throw error
         }
+    }
+
+    /// The ranged, parallel part of ``download(bucket:key:to:sha256:)``: `concurrency` ranges of
+    /// `partSize` at a time, each written at its offset into `partial` (created at full size), each
+    /// with `If-Match`. The SHA-256 follows the contiguous prefix of completed ranges, reading them
+    /// back from the page cache, so hashing overlaps the transfer instead of following it.
+    func rangedDownload(_ object: ObjectVersion, into partial: String, _ target: ObjectTarget) async throws -> String {
+        let manager = FileManager.default
+        guard manager.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {
+            throw S3Error.file(path: partial, detail: "cannot be created")
+        }
+        try handle.truncate(atOffset: UInt64(object.size))
+        try handle.close()
+        let partSize = max(configuration.partSize, 1024 * 1024)
+        let ranges = stride(from: Int64(0), to: object.size, by: Int(partSize)).map { ($0, min($0 + partSize, object.size) - 1) }
+        let reader = try FileReader(path: partial)
+        var hash = SHA256()
+        var done = [Bool](repeating: false, count: ranges.count)
+        var hashed = 0
+        var total: Int64 = 0
+        try await withThrowingTaskGroup(of: (Int, Int64?).self) { group in
+            var next = 0
+            func add(_ group: inout ThrowingTaskGroup<(Int, Int64?), any Error>, _ index: Int) {
+                let (first, last) = ranges[index]
+                group.addTask {
+                    let response = try await send(
+                        Call(
+                            operation: "GetObject", method: "GET", bucket: target.bucket, key: target.key,
+                            headers: [("range", "bytes=\(first)-\(last)")] + Self.ifMatch(object.entityTag)),
+                        into: .fileAt(partial, first))
+                    return (index, response.bytesWritten)
+                }
+            }
+            while next < min(ranges.count, max(1, configuration.concurrency)) {
+                add(&group, next)
+                next += 1
+            }
+            while let (index, written) = try await group.next() {
+                let (first, last) = ranges[index]
+                try target.checkWritten(written, expected: last - first + 1, what: "the answer for bytes \(first)-\(last)")
+                total += written ?? 0
+                done[index] = true
+                if next < ranges.count {
+                    add(&group, next)
+                    next += 1
+                }
+                while hashed < ranges.count, done[hashed] {
+                    let (first, last) = ranges[hashed]
+                    try reader.update(&hash, offset: first, length: last - first + 1)
+                    hashed += 1
+                }
+            }
+        }
+        guard total == object.size else {
+            throw S3Error.integrity(
+                "The ranges of s3://\(target.bucket)/\(target.key) came to \(total) bytes, but the object has \(object.size); "
+                    + "nothing was written to \(target.destination). Download it again.")
+        }
+        return SigV4Signer.hex(hash.finalize())
+    }
+
+    /// An object as a download starts from it: its size and its ETag exactly as the store sent it
+    /// (quoted), to send back in `If-Match`; nil when the store sent none.
+    struct ObjectVersion {
+        var size: Int64
+        var entityTag: String?
+    }
+
+    /// What a download is of and where it goes, for its checks' messages.
+    struct ObjectTarget {
+        var bucket: String
+        var key: String
+        var destination: String
+
+        /// A body streamed to the file must have been exactly `expected` bytes: a short one would
+        /// otherwise leave zeros in a file that was sized in advance.
+        func checkWritten(_ written: Int64?, expected: Int64, what: String) throws {
+            guard let written else {
+                throw S3Error.integrity(
+                    "The HTTP transport did not report how many bytes of s3://\(bucket)/\(key) it wrote, so the download "
+                        + "cannot be checked; nothing was written to \(destination). Use a transport that sets HTTPResponse.bytesWritten.")
+            }
+            guard written == expected else {
+                throw S3Error.integrity(
+                    "Downloading s3://\(bucket)/\(key): \(what) had \(written) bytes, not \(expected) (the body was cut short "
+                        + "or the store ignored the range); nothing was written to \(destination). Download it again.")
+            }
+        }
+    }
+
+    /// The `If-Match` header for an entity tag, if there is one.
+    static func ifMatch(_ entityTag: String?) -> [(String, String)] {
+        guard let entityTag else { return [] }
+        return [("if-match", entityTag)]
     }
 
     func verifySize(bucket: String, key: String, expected: Int64) async throws {
