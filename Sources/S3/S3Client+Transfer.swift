@@ -5,23 +5,22 @@ import HTTPSupport
 extension S3Client {
     /// Uploads a file: one signed PutObject below the multipart threshold, otherwise a
     /// multipart upload with parts in parallel. Memory stays bounded (the file is streamed,
-    /// never held), the SHA-256 is computed while reading, and the stored size and ETag are
-    /// checked. A failed multipart upload is aborted; one that completed never is.
+    /// never held). Each request's body is signed with its SHA-256 (`x-amz-content-sha256`),
+    /// which the store checks against what it received, and the stored size is checked after.
+    /// ETags are recorded as the store gives them and never compared with an MD5: SSE-KMS
+    /// buckets and several gateways do not return MD5s. A failed multipart upload is aborted; one
+    /// that completed never is. The result carries the whole file's SHA-256.
     public func upload(file: String, bucket: String, key: String) async throws -> S3UploadResult {
         let size = try Self.fileSize(file)
         if size < configuration.multipartThreshold {
-            let digests = try Self.digests(of: file, offset: 0, length: size)
+            let sha256 = try FileReader(path: file).sha256(offset: 0, length: size)
             let response = try await send(
                 Call(
                     operation: "PutObject", method: "PUT", bucket: bucket, key: key,
                     headers: [("content-type", "application/octet-stream")], body: .file(path: file, size: size),
-                    payloadHash: digests.sha256))
-            let etag = Self.unquote(response.header("ETag") ?? "")
-            guard etag.isEmpty || etag == digests.md5 else {
-                throw S3Error.integrity("S3 stored s3://\(bucket)/\(key) with ETag \(etag), but the file has MD5 \(digests.md5).")
-            }
+                    payloadHash: sha256))
             try await verifySize(bucket: bucket, key: key, expected: size)
-            return S3UploadResult(size: size, etag: etag, sha256: digests.sha256, parts: 1)
+            return S3UploadResult(size: size, etag: Self.unquote(response.header("ETag") ?? ""), sha256: sha256, parts: 1)
         }
         return try await multipartUpload(file: file, size: size, bucket: bucket, key: key)
     }
@@ -39,7 +38,7 @@ extension S3Client {
         var completed = false
         do {
             // The whole file's SHA-256 is one sequential read beside the parallel parts.
-            async let wholeSHA = Task.detached { try Self.digests(of: file, offset: 0, length: size, md5: false).sha256 }.value
+            async let wholeSHA = Task.detached { try FileReader(path: file).sha256(offset: 0, length: size) }.value
             let etags = try await withThrowingTaskGroup(of: (Int, String).self) { group in
                 var results = [String](repeating: "", count: count)
                 var next = 0
@@ -47,16 +46,17 @@ extension S3Client {
                     group.addTask {
                         let offset = Int64(index) * partSize
                         let length = min(partSize, size - offset)
-                        let digests = try Self.digests(of: file, offset: offset, length: length)
+                        let sha256 = try FileReader(path: file).sha256(offset: offset, length: length)
                         let response = try await send(
                             Call(
                                 operation: "UploadPart", method: "PUT", bucket: bucket, key: key,
                                 query: [("partNumber", String(index + 1)), ("uploadId", uploadId)],
-                                body: .fileRange(path: file, offset: offset, length: length), payloadHash: digests.sha256))
-                        let etag = Self.unquote(response.header("ETag") ?? "")
-                        guard etag == digests.md5 else {
+                                body: .fileRange(path: file, offset: offset, length: length), payloadHash: sha256))
+                        // Kept exactly as the store sent it: CompleteMultipartUpload must name the same ETags.
+                        guard let etag = response.header("ETag")?.trimmingCharacters(in: .whitespaces), !etag.isEmpty else {
                             throw S3Error.integrity(
-                                "S3 stored part \(index + 1) of s3://\(bucket)/\(key) with ETag \(etag), but it has MD5 \(digests.md5).")
+                                "S3 answered UploadPart \(index + 1) of s3://\(bucket)/\(key) without an ETag, which "
+                                    + "CompleteMultipartUpload needs; the upload was aborted. Check that the endpoint is an S3 API.")
                         }
                         return (index, etag)
                     }
@@ -76,7 +76,7 @@ extension S3Client {
             }
             var body = "<CompleteMultipartUpload>"
             for (index, etag) in etags.enumerated() {
-                body += "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\"\(etag)\"</ETag></Part>"
+                body += "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\(S3XML.escapeText(etag))</ETag></Part>"
             }
             body += "</CompleteMultipartUpload>"
             let data = Data(body.utf8)
@@ -93,13 +93,11 @@ extension S3Client {
                     endpoint: configuration.endpoint, bucket: bucket, key: key)
             }
             completed = true
-            let expected = Self.multipartETag(etags)
             let stored = try await headObject(bucket: bucket, key: key)
             guard let stored, stored.size == size else {
-                throw S3Error.integrity("s3://\(bucket)/\(key) has \(stored?.size ?? 0) bytes after the upload, the file \(size).")
-            }
-            guard stored.etag == expected else {
-                throw S3Error.integrity("s3://\(bucket)/\(key) has ETag \(stored.etag) after the upload; the parts give \(expected).")
+                throw S3Error.integrity(
+                    "s3://\(bucket)/\(key) has \(stored?.size ?? 0) bytes after the upload, but the file has \(size). "
+                        + "The store did not keep what was sent; upload it again.")
             }
             return S3UploadResult(size: size, etag: stored.etag, sha256: try await wholeSHA, parts: count)
         } catch {
@@ -284,24 +282,10 @@ extension S3Client {
 
     func verifySize(bucket: String, key: String, expected: Int64) async throws {
         guard let stored = try await headObject(bucket: bucket, key: key), stored.size == expected else {
-            throw S3Error.integrity("s3://\(bucket)/\(key) does not have the \(expected) bytes that were uploaded.")
+            throw S3Error.integrity(
+                "s3://\(bucket)/\(key) does not have the \(expected) bytes that were uploaded. The store did not keep what "
+                    + "was sent; upload it again.")
         }
-    }
-
-    /// `md5(md5(part1) ‖ md5(part2) ‖ …)-N`, as S3 computes a multipart ETag.
-    static func multipartETag(_ partMD5s: [String]) -> String {
-        var joined = Data()
-        for hex in partMD5s {
-            var bytes = [UInt8]()
-            var index = hex.startIndex
-            while index < hex.endIndex {
-                let next = hex.index(index, offsetBy: 2)
-                bytes.append(UInt8(hex[index..<next], radix: 16) ?? 0)
-                index = next
-            }
-            joined.append(contentsOf: bytes)
-        }
-        return SigV4Signer.hex(Insecure.MD5.hash(data: joined)) + "-\(partMD5s.count)"
     }
 
     static func fileSize(_ path: String) throws -> Int64 {
@@ -311,24 +295,5 @@ extension S3Client {
             throw S3Error.file(path: path, detail: "it does not exist or cannot be read")
         }
         return size
-    }
-
-    /// SHA-256 (and MD5) of a byte range of a file, read in 256 KiB chunks.
-    static func digests(of path: String, offset: Int64, length: Int64, md5: Bool = true) throws -> (sha256: String, md5: String) {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw S3Error.file(path: path, detail: "cannot be read") }
-        defer { try? handle.close() }
-        try handle.seek(toOffset: UInt64(offset))
-        var sha = SHA256()
-        var md = Insecure.MD5()
-        var remaining = length
-        while remaining > 0 {
-            guard let chunk = try handle.read(upToCount: Int(min(remaining, 256 * 1024))), !chunk.isEmpty else {
-                throw S3Error.file(path: path, detail: "it is shorter than expected")
-            }
-            sha.update(data: chunk)
-            if md5 { md.update(data: chunk) }
-            remaining -= Int64(chunk.count)
-        }
-        return (SigV4Signer.hex(sha.finalize()), md5 ? SigV4Signer.hex(md.finalize()) : "")
     }
 }

@@ -225,12 +225,8 @@ public struct S3Client: Sendable {
             Call(
                 operation: "PutObject", method: "PUT", bucket: bucket, key: key, headers: [("content-type", "application/octet-stream")],
                 body: .bytes(data), payloadHash: SigV4Signer.hex(SHA256.hash(data: data))))
-        let etag = Self.unquote(response.header("ETag") ?? "")
-        let md5 = SigV4Signer.hex(Insecure.MD5.hash(data: data))
-        guard etag.isEmpty || etag == md5 else {
-            throw S3Error.integrity("S3 stored s3://\(bucket)/\(key) with ETag \(etag), but the bytes sent have MD5 \(md5).")
-        }
-        return S3ObjectInfo(key: key, size: Int64(data.count), etag: etag)
+        // The signed payload SHA-256 is the check; the ETag need not be an MD5 (SSE-KMS, gateways).
+        return S3ObjectInfo(key: key, size: Int64(data.count), etag: Self.unquote(response.header("ETag") ?? ""))
     }
 
     /// An ETag header as an entity tag to send back in `If-Match`: as the store sent it, quoted
@@ -240,7 +236,8 @@ public struct S3Client: Sendable {
         return value.hasPrefix("\"") || value.hasPrefix("W/\"") ? value : "\"\(value)\""
     }
 
+    /// An ETag without its quotes, otherwise as the store sent it (ETags are opaque).
     static func unquote(_ etag: String) -> String {
-        etag.trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased()
+        etag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
     }
 }
