@@ -37,42 +37,31 @@ extension S3Client {
         }
         var completed = false
         do {
-            // The whole file's SHA-256 is one sequential read beside the parallel parts.
-            async let wholeSHA = Task.detached { try FileReader(path: file).sha256(offset: 0, length: size) }.value
-            let etags = try await withThrowingTaskGroup(of: (Int, String).self) { group in
-                var results = [String](repeating: "", count: count)
-                var next = 0
-                func addPart(_ group: inout ThrowingTaskGroup<(Int, String), any Error>, _ index: Int) {
-                    group.addTask {
-                        let offset = Int64(index) * partSize
-                        let length = min(partSize, size - offset)
-                        let sha256 = try FileReader(path: file).sha256(offset: offset, length: length)
-                        let response = try await send(
-                            Call(
-                                operation: "UploadPart", method: "PUT", bucket: bucket, key: key,
-                                query: [("partNumber", String(index + 1)), ("uploadId", uploadId)],
-                                body: .fileRange(path: file, offset: offset, length: length), payloadHash: sha256))
-                        // Kept exactly as the store sent it: CompleteMultipartUpload must name the same ETags.
-                        guard let etag = response.header("ETag")?.trimmingCharacters(in: .whitespaces), !etag.isEmpty else {
-                            throw S3Error.integrity(
-                                "S3 answered UploadPart \(index + 1) of s3://\(bucket)/\(key) without an ETag, which "
-                                    + "CompleteMultipartUpload needs; the upload was aborted. Check that the endpoint is an S3 API.")
+            // One sequential read hashes the parts (in order, as they are needed) and the file;
+            // up to `concurrency` parts are sent while the next ones are hashed.
+            var wholeSHA: String?
+            var etags = [String](repeating: "", count: count)
+            try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                var running = 0
+                for try await digest in PartHasher.start(file: file, size: size, partSize: partSize) {
+                    switch digest {
+                    case .whole(let sha256):
+                        wholeSHA = sha256
+                    case .part(let index, let sha256):
+                        if running >= max(1, configuration.concurrency), let (done, etag) = try await group.next() {
+                            etags[done] = etag
+                            running -= 1
                         }
-                        return (index, etag)
+                        group.addTask {
+                            try await uploadPart(index, sha256: sha256, of: file, size: size, partSize: partSize, uploadId, bucket, key)
+                        }
+                        running += 1
                     }
                 }
-                while next < min(count, max(1, configuration.concurrency)) {
-                    addPart(&group, next)
-                    next += 1
-                }
-                while let (index, etag) = try await group.next() {
-                    results[index] = etag
-                    if next < count {
-                        addPart(&group, next)
-                        next += 1
-                    }
-                }
-                return results
+                while let (done, etag) = try await group.next() { etags[done] = etag }
+            }
+            guard let wholeSHA else {
+                throw S3Error.file(path: file, detail: "it was not hashed to the end (it may have changed during the upload)")
             }
             var body = "<CompleteMultipartUpload>"
             for (index, etag) in etags.enumerated() {
@@ -99,7 +88,7 @@ extension S3Client {
                     "s3://\(bucket)/\(key) has \(stored?.size ?? 0) bytes after the upload, but the file has \(size). "
                         + "The store did not keep what was sent; upload it again.")
             }
-            return S3UploadResult(size: size, etag: stored.etag, sha256: try await wholeSHA, parts: count)
+            return S3UploadResult(size: size, etag: stored.etag, sha256: wholeSHA, parts: count)
         } catch {
             if !completed {
                 // Never abort a completed upload: SeaweedFS deletes the object then.
@@ -107,6 +96,27 @@ extension S3Client {
             }
             throw error
         }
+    }
+
+    /// Sends part `index` (from 0) of a multipart upload, signed with its SHA-256; returns its
+    /// index and its ETag exactly as the store sent it.
+    func uploadPart(
+        _ index: Int, sha256: String, of file: String, size: Int64, partSize: Int64, _ uploadId: String, _ bucket: String, _ key: String
+    ) async throws -> (Int, String) {
+        let offset = Int64(index) * partSize
+        let length = min(partSize, size - offset)
+        let response = try await send(
+            Call(
+                operation: "UploadPart", method: "PUT", bucket: bucket, key: key,
+                query: [("partNumber", String(index + 1)), ("uploadId", uploadId)],
+                body: .fileRange(path: file, offset: offset, length: length), payloadHash: sha256))
+        // Kept exactly as the store sent it: CompleteMultipartUpload must name the same ETags.
+        guard let etag = response.header("ETag")?.trimmingCharacters(in: .whitespaces), !etag.isEmpty else {
+            throw S3Error.integrity(
+                "S3 answered UploadPart \(index + 1) of s3://\(bucket)/\(key) without an ETag, which "
+                    + "CompleteMultipartUpload needs; the upload was aborted. Check that the endpoint is an S3 API.")
+        }
+        return (index, etag)
     }
 
     /// Aborts a multipart upload, removing its parts.
