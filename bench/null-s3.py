@@ -6,7 +6,8 @@ download need and keeps no data, so what a client achieves against it is the cli
     null-s3.py --sha256 SIZE     the SHA-256 of a SIZE-byte object as GET serves it
 
 No signature is checked. Bodies are read in 1 MiB chunks into a per-thread buffer and only
-MD5-hashed (the ETag S3 would give, which clients check; hashlib releases the GIL), then dropped.
+MD5-hashed (the ETag S3 would give, so the server does the work S3 does; hashlib releases the GIL),
+then dropped.
 It remembers each object's size and ETag (the MD5, or for a multipart upload the MD5 of the parts'
 MD5 digests and "-N"), and GET serves that many bytes of a fixed pseudo-random 1 MiB block, repeated,
 with Range support. Requests: HEAD/PUT bucket; PUT object; POST ?uploads (CreateMultipartUpload);

@@ -35,11 +35,16 @@ public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: [(String, String)]
     public var body: Data
+    /// How many body bytes were written to the file when a 2xx body was streamed to one (the two
+    /// `download` methods); nil when the body is in memory. A caller that knows how long the body
+    /// must be compares it, so a short body is caught even where the file was sized in advance.
+    public var bytesWritten: Int64?
 
-    public init(status: Int, headers: [(String, String)] = [], body: Data = Data()) {
+    public init(status: Int, headers: [(String, String)] = [], body: Data = Data(), bytesWritten: Int64? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.bytesWritten = bytesWritten
     }
 
     /// The value of the first header with this name, compared case-insensitively.
@@ -57,11 +62,13 @@ public protocol HTTPTransport: Sendable {
     func execute(_ request: HTTPRequest, timeout: Duration) async throws -> HTTPResponse
 
     /// Sends one request; a 2xx body is streamed into `destination` (written to a temporary
-    /// file beside it and renamed at the end), any other body is returned in memory.
+    /// file beside it and renamed at the end) and its length reported in
+    /// ``HTTPResponse/bytesWritten``; any other body is returned in memory.
     func download(_ request: HTTPRequest, to destination: String, timeout: Duration) async throws -> HTTPResponse
 
     /// Sends one request; a 2xx body is written into the existing file `path` from `offset`
-    /// (a ranged part of a parallel download), any other body is returned in memory.
+    /// (a ranged part of a parallel download) and its length reported in
+    /// ``HTTPResponse/bytesWritten``; any other body is returned in memory.
     func download(_ request: HTTPRequest, intoFile path: String, at offset: Int64, timeout: Duration) async throws -> HTTPResponse
 }
 

@@ -175,11 +175,16 @@ public struct S3Client: Sendable {
 
     /// An object's size and ETag, or nil when it does not exist.
     public func headObject(bucket: String, key: String) async throws -> S3ObjectInfo? {
+        guard let object = try await head(bucket: bucket, key: key) else { return nil }
+        return S3ObjectInfo(key: key, size: object.size, etag: Self.unquote(object.entityTag ?? ""))
+    }
+
+    /// HeadObject: the size and the ETag as sent (for `If-Match`), or nil when there is no object.
+    func head(bucket: String, key: String) async throws -> ObjectVersion? {
         do {
             let response = try await send(Call(operation: "HeadObject", method: "HEAD", bucket: bucket, key: key))
-            return S3ObjectInfo(
-                key: key, size: Int64(response.header("Content-Length") ?? "") ?? 0,
-                etag: Self.unquote(response.header("ETag") ?? ""))
+            return ObjectVersion(
+                size: Int64(response.header("Content-Length") ?? "") ?? 0, entityTag: Self.entityTag(response.header("ETag")))
         } catch let error as S3Error {
             if case .service(_, 404, _, _, _, _, _) = error { return nil }
             throw error
@@ -220,15 +225,19 @@ public struct S3Client: Sendable {
             Call(
                 operation: "PutObject", method: "PUT", bucket: bucket, key: key, headers: [("content-type", "application/octet-stream")],
                 body: .bytes(data), payloadHash: SigV4Signer.hex(SHA256.hash(data: data))))
-        let etag = Self.unquote(response.header("ETag") ?? "")
-        let md5 = SigV4Signer.hex(Insecure.MD5.hash(data: data))
-        guard etag.isEmpty || etag == md5 else {
-            throw S3Error.integrity("S3 stored s3://\(bucket)/\(key) with ETag \(etag), but the bytes sent have MD5 \(md5).")
-        }
-        return S3ObjectInfo(key: key, size: Int64(data.count), etag: etag)
+        // The signed payload SHA-256 is the check; the ETag need not be an MD5 (SSE-KMS, gateways).
+        return S3ObjectInfo(key: key, size: Int64(data.count), etag: Self.unquote(response.header("ETag") ?? ""))
     }
 
+    /// An ETag header as an entity tag to send back in `If-Match`: as the store sent it, quoted
+    /// if it was not (some gateways drop the quotes); nil when there is none.
+    static func entityTag(_ header: String?) -> String? {
+        guard let value = header?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        return value.hasPrefix("\"") || value.hasPrefix("W/\"") ? value : "\"\(value)\""
+    }
+
+    /// An ETag without its quotes, otherwise as the store sent it (ETags are opaque).
     static func unquote(_ etag: String) -> String {
-        etag.trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased()
+        etag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
     }
 }

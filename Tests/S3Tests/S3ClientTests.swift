@@ -47,7 +47,7 @@ struct S3ClientTests {
         #expect(try await client.listObjects(bucket: bucket).isEmpty)
     }
 
-    @Test("a multipart upload of several parts in parallel; size, ETag and SHA-256 verified; ranged parallel download")
+    @Test("a multipart upload of several parts in parallel; size and SHA-256 verified; ranged parallel download")
     func multipart() async throws {
         let client = client(try currentS3Server())
         let bucket = try await bucket(client)
@@ -62,7 +62,7 @@ struct S3ClientTests {
         #expect(result.parts == 4)
         #expect(result.size == Int64(data.count))
         #expect(result.etag.hasSuffix("-4"))
-        let expectedSHA = try S3Client.digests(of: file, offset: 0, length: Int64(data.count), md5: false).sha256
+        let expectedSHA = Self.sha256(data)
         #expect(result.sha256 == expectedSHA)
         let sha = try await client.download(bucket: bucket, key: "weights/big model.pt", to: dir + "/back.bin")
         #expect(sha == expectedSHA)

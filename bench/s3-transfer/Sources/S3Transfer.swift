@@ -1,7 +1,8 @@
 // s3-transfer: one upload or download through guardianflow's S3 client, timed in-process.
 //
-//   s3-transfer upload|download ENDPOINT BUCKET KEY FILE [--part-size MiB] [--concurrency N]
+//   s3-transfer upload|download ENDPOINT BUCKET KEY FILE [--part-size MiB] [--concurrency N] [--sha256 HEX]
 //
+// --sha256 (downloads): the digest the file must have; the client checks it before keeping the file.
 // Credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (region AWS_DEFAULT_REGION, else
 // us-east-1). Prints one JSON line: {"seconds": S, "bytes": N, "sha256": "...", ...}, where seconds
 // is the `upload(file:bucket:key:)` / `download(bucket:key:to:)` call alone (process start-up
@@ -13,7 +14,7 @@ import S3
 
 @main
 struct S3Transfer {
-    static let usage = "usage: s3-transfer upload|download ENDPOINT BUCKET KEY FILE [--part-size MiB] [--concurrency N]"
+    static let usage = "usage: s3-transfer upload|download ENDPOINT BUCKET KEY FILE [--part-size MiB] [--concurrency N] [--sha256 HEX]"
 
     static func fail(_ message: String) -> Never {
         FileHandle.standardError.write(Data("s3-transfer: \(message)\n".utf8))
@@ -24,6 +25,7 @@ struct S3Transfer {
         var positional: [String] = []
         var partSizeMiB: Int64?
         var concurrency: Int?
+        var expectedSHA256: String?
         var arguments = CommandLine.arguments.dropFirst()
         while let argument = arguments.popFirst() {
             switch argument {
@@ -33,6 +35,9 @@ struct S3Transfer {
             case "--concurrency":
                 guard let value = arguments.popFirst().flatMap({ Int($0) }), value >= 1 else { fail("--concurrency needs a positive integer") }
                 concurrency = value
+            case "--sha256":
+                guard let value = arguments.popFirst(), value.count == 64 else { fail("--sha256 needs a hex SHA-256") }
+                expectedSHA256 = value
             case "-h", "--help":
                 print(usage)
                 exit(0)
@@ -43,9 +48,7 @@ struct S3Transfer {
         }
         guard positional.count == 5, ["upload", "download"].contains(positional[0]) else { fail(usage) }
         let (operation, endpoint, bucket, key) = (positional[0], positional[1], positional[2], positional[3])
-        // Absolute, because download(bucket:key:to:) takes the destination's directory with
-        // NSString.deletingLastPathComponent, which traps on a bare file name in this Foundation
-        // (swift-corelibs-foundation, Swift 6.3.1).
+        // Absolute, so that errors name one unambiguous path.
         let file = positional[4].hasPrefix("/") ? positional[4] : FileManager.default.currentDirectoryPath + "/" + positional[4]
         let environment = ProcessInfo.processInfo.environment
         guard let accessKey = environment["AWS_ACCESS_KEY_ID"], let secretKey = environment["AWS_SECRET_ACCESS_KEY"] else {
@@ -68,7 +71,7 @@ struct S3Transfer {
                 bytes = result.size
                 sha256 = result.sha256
             } else {
-                sha256 = try await client.download(bucket: bucket, key: key, to: file)
+                sha256 = try await client.download(bucket: bucket, key: key, to: file, sha256: expectedSHA256)
                 let attributes = try FileManager.default.attributesOfItem(atPath: file)
                 bytes = (attributes[.size] as? NSNumber)?.int64Value ?? -1
             }
