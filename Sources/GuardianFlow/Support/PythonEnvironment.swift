@@ -65,6 +65,17 @@ public struct PythonEnvironment: Sendable, Equatable {
         for package in packages { versions[package] = object[package] as? String }
         return versions
     }
+
+    /// The installed ultralytics package folder, found without starting Python.
+    func ultralyticsPackage() -> String? {
+        let lib = (FilePaths.parent(binDirectory) as NSString).appendingPathComponent("lib")
+        guard let versions = try? FileManager.default.contentsOfDirectory(atPath: lib) else { return nil }
+        for version in versions where version.hasPrefix("python") {
+            let candidate = "\(lib)/\(version)/site-packages/ultralytics"
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
 }
 
 extension String {

@@ -49,20 +49,23 @@ public struct TrainingRunner: Sendable {
     /// - Throws: ``GuardianFlowError`` with the documented exit code: 65 bad input (nothing
     ///   written), 69/77 MLflow unreachable or refusing, 3 training failed, 4 out of memory,
     ///   130/143 stopped.
-    public func run(epochs: Int = 100, batchSize: Int = 16, options: TrainingOptions = TrainingOptions()) async throws
+    /// - Parameters:
+    ///   - epochs: overrides `options.epochs` when given.
+    ///   - batchSize: overrides `options.batch` when given.
+    public func run(epochs: Int? = nil, batchSize: Int? = nil, options: TrainingOptions = TrainingOptions()) async throws
         -> TrainingResult
     {
+        var options = options
+        options.epochs = epochs ?? options.epochs
+        options.batch = batchSize ?? options.batch
         do {
-            return try await start(epochs: epochs, batchSize: batchSize, options: options)
+            return try await start(options: options)
         } catch is CancellationError {
             throw GuardianFlowError.interrupted(signal: SIGINT, "Cancelled before the training started; no run was left open.")
         }
     }
 
-    func start(epochs: Int, batchSize: Int, options: TrainingOptions) async throws -> TrainingResult {
-        var options = options
-        options.epochs = epochs
-        options.batch = batchSize
+    func start(options: TrainingOptions) async throws -> TrainingResult {
         let settings = try self.settings ?? ConfigLoader().load()
         let python = PythonEnvironment.locate(settings: settings)
         let validator = TrainingInputValidator(ultralyticsPackage: python.ultralyticsPackage())
@@ -255,18 +258,5 @@ public struct TrainingRunner: Sendable {
         var args = options.extraArguments.mapValues { JSONArgument(parsing: $0) }
         if let lr = options.learningRate { args["lr0"] = .number(lr) }
         return args
-    }
-}
-
-extension PythonEnvironment {
-    /// The installed ultralytics package folder, found without starting Python.
-    func ultralyticsPackage() -> String? {
-        let lib = (FilePaths.parent(binDirectory) as NSString).appendingPathComponent("lib")
-        guard let versions = try? FileManager.default.contentsOfDirectory(atPath: lib) else { return nil }
-        for version in versions where version.hasPrefix("python") {
-            let candidate = "\(lib)/\(version)/site-packages/ultralytics"
-            if FileManager.default.fileExists(atPath: candidate) { return candidate }
-        }
-        return nil
     }
 }

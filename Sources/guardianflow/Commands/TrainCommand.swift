@@ -115,7 +115,7 @@ struct TrainCommand: AsyncParsableCommand {
         options.extraArguments = parsePairs(arguments)
 
         let control = TrainingControl()
-        let display = ProgressDisplay(json: output.json)
+        let display = ProgressDisplay()
         var runner = TrainingRunner(
             experimentName: experiment ?? "", modelArch: model ?? "", dataYAML: data ?? "", settings: settings, control: control,
             onProgress: { display.show($0) }, notice: { display.notice($0) })
@@ -130,7 +130,7 @@ struct TrainCommand: AsyncParsableCommand {
                 if let resume {
                     result = try await runner.resume(runId: resume, options: options)
                 } else {
-                    result = try await runner.run(epochs: epochs ?? 100, batchSize: batch ?? 16, options: options)
+                    result = try await runner.run(epochs: epochs, batchSize: batch, options: options)
                 }
             } catch {
                 display.finish()

@@ -13,7 +13,9 @@ final class ProgressDisplay: @unchecked Sendable {
     /// what `--json` reports when the training does not finish.
     var lastSeen: (runId: String?, metrics: TrainingMetrics?) { lock.withLock { (seenRun, seenMetrics) } }
 
-    init(json: Bool) {
+    /// Progress goes to stderr, with and without --json (stdout stays the result's): a
+    /// self-updating line on a terminal, plain lines elsewhere.
+    init() {
         live = Console.stderrIsTerminal
     }
 
