@@ -7,9 +7,10 @@ let settings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+// Linux only: the code reads /proc (system metrics, leases) and calls glibc-only functions
+// (pipe2, posix_spawn_file_actions_addchdir_np), so no Apple platform is declared.
 let package = Package(
     name: "guardianflow",
-    platforms: [.macOS(.v14)],
     products: [
         .library(name: "MLflow", targets: ["MLflow"]),
         .library(name: "S3", targets: ["S3"]),
