@@ -273,9 +273,8 @@ struct EmbeddedServerTests {
         // A venv whose mlflow fails at once, as a broken install or a bad database does.
         let venv = TestEnvironment.temporaryDirectory("broken-venv")
         try FileManager.default.createDirectory(atPath: venv + "/bin", withIntermediateDirectories: true)
-        try "#!/bin/sh\necho 'boom: the backend store cannot be opened' >&2\nexit 3\n".write(
-            toFile: venv + "/bin/mlflow", atomically: true, encoding: .utf8)
-        chmod(venv + "/bin/mlflow", 0o755)
+        try ReplayingPython.writeExecutable(
+            "#!/bin/sh\necho 'boom: the backend store cannot be opened' >&2\nexit 3\n", to: venv + "/bin/mlflow")
         var server = LocalMLflowServer(
             workDir: TestEnvironment.temporaryDirectory("broken-work"), port: TestEnvironment.freePort(),
             python: PythonEnvironment(python: venv + "/bin/python"))

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 
 /// A stand-in for the project venv's Python that makes the real guardianflow CLI replay a
@@ -50,13 +53,25 @@ public enum ReplayingPython {
 
             """
         let path = bin + "/python"
-        try script.write(toFile: path, atomically: true, encoding: .utf8)
-        try manager.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+        try Self.writeExecutable(script, to: path)
         return path
     }
 
     /// `text` as one single-quoted shell word.
     static func quoted(_ text: String) -> String {
         "'" + text.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+    }
+
+    /// Writes an executable script through a close-on-exec descriptor: a child another test
+    /// spawns meanwhile must not inherit the writing descriptor, or every exec of the script
+    /// fails with ETXTBSY for as long as that child lives (a server, for minutes).
+    public static func writeExecutable(_ text: String, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { throw Python.Failure(description: "cannot write \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count, fchmod(fd, 0o755) == 0 else {
+            throw Python.Failure(description: "cannot write \(path): \(String(cString: strerror(errno)))")
+        }
     }
 }
