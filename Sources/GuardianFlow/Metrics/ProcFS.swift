@@ -66,18 +66,35 @@ public struct ProcFS: Sendable {
     /// Every process whose process group is `pgid` (the trainer and the dataloader workers it forks).
     public func group(_ pgid: Int32) -> GroupUsage {
         var usage = GroupUsage(pids: [], cpuTicks: 0, residentBytes: 0)
-        guard let directory = opendir(root) else { return usage }
-        defer { closedir(directory) }
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            guard let pid = Int32(name), let stat = Self.parseStat(read("\(name)/stat")), stat.pgrp == pgid else { continue }
+        forEachProcess { pid, stat in
+            guard stat.pgrp == pgid else { return }
             usage.pids.insert(pid)
             usage.cpuTicks += stat.utime + stat.stime
             usage.residentBytes += stat.rssPages * Self.pageSize
         }
         return usage
+    }
+
+    /// The processes of group `pgid` that have not exited: zombies (exited, not yet reaped) left out.
+    public func runningMembers(of pgid: Int32) -> Set<Int32> {
+        var pids: Set<Int32> = []
+        forEachProcess { pid, stat in
+            if stat.pgrp == pgid, stat.state != "Z", stat.state != "X" { pids.insert(pid) }
+        }
+        return pids
+    }
+
+    /// Calls `body` with every process's pid and stat.
+    private func forEachProcess(_ body: (Int32, Stat) -> Void) {
+        guard let directory = opendir(root) else { return }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard let pid = Int32(name), let stat = Self.parseStat(read("\(name)/stat")) else { continue }
+            body(pid, stat)
+        }
     }
 
     /// What /proc/PID/stat says of one process.

@@ -273,8 +273,18 @@ public final class ChildProcess: @unchecked Sendable {
         let exited = await waitForExit(timeout: grace)
         // Children of the child may still be alive even when it exited: kill the group either way.
         signal(SIGKILL)
-        if let exited { return exited }
-        return await waitForExit()
+        let exit: ProcessExit
+        if let exited { exit = exited } else { exit = await waitForExit() }
+        // SIGKILL lands asynchronously: return once no member of the group still runs (a server's
+        // worker must not answer one more request after this returns).
+        if spec.grouping != .inherit {
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(10)
+            while clock.now < deadline, !ProcFS().runningMembers(of: pid).isEmpty {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        return exit
     }
 
     /// Runs a command to completion and captures its output.
