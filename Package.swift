@@ -24,11 +24,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
+        // The HTTP and S3 layers (below the domain).
+        .target(name: "PathSupport", swiftSettings: settings),
         .target(
             name: "HTTPSupport",
             dependencies: [
+                "PathSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -41,18 +45,53 @@ let package = Package(
         .target(name: "MLflow", dependencies: ["HTTPSupport"], swiftSettings: settings),
         .target(
             name: "S3",
-            dependencies: ["HTTPSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["HTTPSupport", "PathSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: settings
         ),
         .target(name: "CSupport"),
+
+        // The domain, one target per seam; ARCHITECTURE.md draws the graph.
+        .target(
+            name: "GuardianFlowCore",
+            dependencies: [
+                "MLflow", "S3", "CSupport", "PathSupport", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: settings
+        ),
+        .target(
+            name: "Config",
+            dependencies: ["GuardianFlowCore", "MLflow", "PathSupport", .product(name: "Yams", package: "Yams")],
+            swiftSettings: settings
+        ),
+        .target(name: "SystemMonitoring", dependencies: ["GuardianFlowCore"], swiftSettings: settings),
+        .target(
+            name: "Artifacts",
+            dependencies: [
+                "GuardianFlowCore", "Config", "MLflow", "S3", "PathSupport", .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: settings
+        ),
+        .target(name: "Registry", dependencies: ["GuardianFlowCore", "Artifacts", "MLflow"], swiftSettings: settings),
+        .target(name: "Tracking", dependencies: ["GuardianFlowCore", "Config", "MLflow"], swiftSettings: settings),
+        .target(
+            name: "Delivery",
+            dependencies: ["GuardianFlowCore", "Config", "Artifacts", "Registry", "Tracking", "MLflow"],
+            swiftSettings: settings
+        ),
+        .target(
+            name: "Training",
+            dependencies: [
+                "GuardianFlowCore", "Config", "SystemMonitoring", "Artifacts", "Registry", "Tracking", "Delivery", "MLflow",
+                "PathSupport", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: settings
+        ),
+        // The library's front door: re-exports the domain targets, and holds `doctor`, which checks them all.
         .target(
             name: "GuardianFlow",
             dependencies: [
-                "MLflow",
-                "S3",
-                "CSupport",
-                .product(name: "Yams", package: "Yams"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "GuardianFlowCore", "Config", "SystemMonitoring", "Artifacts", "Registry", "Tracking", "Delivery", "Training",
+                "MLflow", "S3",
             ],
             swiftSettings: settings
         ),
@@ -91,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GuardianFlowTests",
-            dependencies: ["GuardianFlow", "HTTPSupport", "TestSupport"],
+            dependencies: ["GuardianFlow", "HTTPSupport", "PathSupport", "TestSupport"],
             swiftSettings: settings
         ),
         .testTarget(

@@ -5,6 +5,7 @@ import NIOFoundationCompat
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import PathSupport
 
 /// The live ``HTTPTransport``: async-http-client with a kept-alive connection pool.
 ///

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import HTTPSupport
+import PathSupport
 
 extension S3Client {
     /// Uploads a file: one signed PutObject below the multipart threshold, otherwise a

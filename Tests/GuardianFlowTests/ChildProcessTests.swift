@@ -3,7 +3,7 @@ import Glibc
 #endif
 import Foundation
 import GuardianFlow
-import HTTPSupport
+import PathSupport
 import Testing
 
 @Suite("Child processes")

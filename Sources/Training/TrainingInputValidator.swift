@@ -1,0 +1,243 @@
+import Artifacts
+import Foundation
+import GuardianFlowCore
+import PathSupport
+import Yams
+
+/// Checks everything a training needs before anything is written to MLflow: the data YAML,
+/// its image folders, the model, and the numbers. Each failure names the file or field and the fix.
+public struct TrainingInputValidator: Sendable {
+    /// The ultralytics package folder, to know its model config names (`yolov8n.yaml`).
+    public var ultralyticsPackage: String?
+    /// Whether an NVIDIA GPU can be used here.
+    public var gpuPresent: @Sendable () -> Bool
+
+    public init(ultralyticsPackage: String?, gpuPresent: @escaping @Sendable () -> Bool = { TrainingInputValidator.nvidiaDriverLoaded() }) {
+        self.ultralyticsPackage = ultralyticsPackage
+        self.gpuPresent = gpuPresent
+    }
+
+    /// What validation learnt about the dataset.
+    public struct Dataset: Sendable, Equatable {
+        /// The data YAML, absolute.
+        public var yamlPath: String
+        public var classNames: [String]
+        public var trainImages: Int
+        public var valImages: Int
+        /// SHA-256 over the YAML and the names and sizes of every image and label file.
+        public var contentHash: String
+    }
+
+    static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "dng", "mpo", "heic"]
+
+    /// Validates the options' numbers and device.
+    public func validate(options: TrainingOptions) throws {
+        func bad(_ text: String) -> GuardianFlowError { .invalidInput(text) }
+        guard options.epochs >= 1 else { throw bad("--epochs is \(options.epochs); it must be 1 or more.") }
+        guard options.batch >= 1 || options.batch == -1 else {
+            throw bad("--batch is \(options.batch); it must be 1 or more, or -1 to let ultralytics pick (AutoBatch).")
+        }
+        guard options.imgsz >= 1 else { throw bad("--imgsz is \(options.imgsz); it must be 1 or more (e.g. 640).") }
+        if let lr = options.learningRate, !(lr > 0 && lr < 10) {
+            throw bad("--lr is \(lr); it must be a positive learning rate such as 0.01.")
+        }
+        if let workers = options.workers, workers < 0 { throw bad("--workers is \(workers); it must be 0 or more.") }
+        if let device = options.device { try validate(device: device) }
+        if options.batch == -1, options.device == nil || options.device?.lowercased() == "cpu" {
+            throw bad(
+                "--batch -1 (AutoBatch) sizes the batch to a GPU's memory, so it needs --device with a GPU index (e.g. --device 0); "
+                    + "on the CPU give a batch size such as 16.")
+        }
+    }
+
+    func validate(device: String) throws {
+        let lower = device.lowercased()
+        if lower == "cpu" { return }
+        let gpuPattern = #"^(cuda:)?\d+(,\d+)*$"#
+        guard lower.range(of: gpuPattern, options: .regularExpression) != nil || lower == "cuda" || lower == "mps" else {
+            throw GuardianFlowError.invalidInput(
+                "--device '\(device)' is not a device; use cpu, a GPU index such as 0, or cuda:0.")
+        }
+        if lower == "mps" {
+            throw GuardianFlowError.invalidInput("--device mps is Apple's GPU, which this machine does not have; use cpu or a CUDA GPU index.")
+        }
+        if lower.contains(",") {
+            throw GuardianFlowError.invalidInput(
+                "--device '\(device)' asks for several GPUs; ultralytics trains those in separate DDP processes "
+                    + "that the trainer bridge cannot follow. Give one GPU (e.g. --device 0).")
+        }
+        guard gpuPresent() else {
+            throw GuardianFlowError.invalidInput(
+                "--device '\(device)' asks for a GPU, but no NVIDIA driver is loaded on this machine; use --device cpu.")
+        }
+    }
+
+    /// Validates a data YAML and its image folders.
+    public func validate(dataYAML path: String) throws -> Dataset {
+        let yamlPath = Self.absolute(path)
+        guard FileManager.default.fileExists(atPath: yamlPath) else {
+            throw GuardianFlowError.invalidInput(
+                "The data YAML \(yamlPath) does not exist. Give --data the path of a YOLO dataset YAML (train:, val:, names:).")
+        }
+        let text: String
+        do {
+            text = try String(contentsOfFile: yamlPath, encoding: .utf8)
+        } catch {
+            throw GuardianFlowError.invalidInput("The data YAML \(yamlPath) cannot be read: \(error.localizedDescription).")
+        }
+        let parsed: Any?
+        do {
+            parsed = try Yams.load(yaml: text)
+        } catch {
+            throw GuardianFlowError.invalidInput("The data YAML \(yamlPath) is not valid YAML: \(error).")
+        }
+        guard let mapping = parsed as? [String: Any] else {
+            throw GuardianFlowError.invalidInput("The data YAML \(yamlPath) must be a mapping with train:, val: and names:.")
+        }
+        for key in ["train", "val", "names"] where mapping[key] == nil {
+            throw GuardianFlowError.invalidInput(
+                "The data YAML \(yamlPath) has no '\(key):' key; YOLO datasets need train:, val: and names:.")
+        }
+        let names: [String]
+        if let list = mapping["names"] as? [Any] {
+            names = list.map { "\($0)" }
+        } else if let dict = mapping["names"] as? [AnyHashable: Any],
+            case let indexed = dict.compactMap({ key, value in Int("\(key.base)").map { ($0, "\(value)") } }),
+            indexed.count == dict.count
+        {
+            names = indexed.sorted { $0.0 < $1.0 }.map(\.1)
+        } else {
+            throw GuardianFlowError.invalidInput(
+                "The data YAML \(yamlPath): 'names:' must be a list or a mapping of class index to name.")
+        }
+        guard !names.isEmpty else {
+            throw GuardianFlowError.invalidInput("The data YAML \(yamlPath): 'names:' is empty; give at least one class.")
+        }
+        if let nc = mapping["nc"] {
+            guard let count = nc as? Int else {
+                throw GuardianFlowError.invalidInput("The data YAML \(yamlPath): 'nc: \(nc)' must be an integer.")
+            }
+            guard count == names.count else {
+                throw GuardianFlowError.invalidInput(
+                    "The data YAML \(yamlPath): 'nc: \(count)' does not match the \(names.count) names; fix one of them.")
+            }
+        }
+        let base = Self.datasetRoot(mapping: mapping, yamlPath: yamlPath)
+        var counts: [String: Int] = [:]
+        var hashInput = Data(text.utf8)
+        for split in ["train", "val"] {
+            let entries: [String]
+            if let one = mapping[split] as? String {
+                entries = [one]
+            } else if let many = mapping[split] as? [Any] {
+                entries = many.map { "\($0)" }
+            } else {
+                throw GuardianFlowError.invalidInput("The data YAML \(yamlPath): '\(split):' must be a folder path or a list of them.")
+            }
+            var total = 0
+            for entry in entries {
+                let folder = entry.hasPrefix("/") ? entry : (base as NSString).appendingPathComponent(entry)
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) else {
+                    throw GuardianFlowError.invalidInput(
+                        "The data YAML \(yamlPath): the \(split) images folder \(folder) does not exist.")
+                }
+                let files = isDirectory.boolValue ? Self.imageFiles(in: folder) : Self.listedImages(in: folder, base: base)
+                guard !files.isEmpty else {
+                    throw GuardianFlowError.invalidInput(
+                        "The data YAML \(yamlPath): the \(split) images folder \(folder) has no images (.jpg, .png, …).")
+                }
+                total += files.count
+                for file in files {
+                    let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value ?? 0
+                    hashInput.append(Data("\(file.dropFirst(base.count)):\(size)\n".utf8))
+                }
+            }
+            counts[split] = total
+        }
+        return Dataset(
+            yamlPath: yamlPath, classNames: names, trainImages: counts["train"] ?? 0, valImages: counts["val"] ?? 0,
+            contentHash: FileDigest.sha256(hashInput))
+    }
+
+    /// Validates the model: a local `.pt`/`.yaml` file, or an ultralytics model config name.
+    ///
+    /// - Returns: the value to give ultralytics (an absolute path for files).
+    public func validate(model: String) throws -> String {
+        let path = Self.absolute(model)
+        let lower = model.lowercased()
+        guard lower.hasSuffix(".pt") || lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") else {
+            throw GuardianFlowError.invalidInput(
+                "--model '\(model)' is neither a .pt weights file nor a .yaml model config; e.g. yolov8n.yaml or runs/best.pt.")
+        }
+        if FileManager.default.fileExists(atPath: path) { return path }
+        if lower.hasSuffix(".pt") {
+            throw GuardianFlowError.invalidInput(
+                "The weights file \(path) does not exist, and guardianflow never downloads weights. Give the path of a "
+                    + "local .pt, or a model config such as \((model as NSString).deletingPathExtension).yaml to train from scratch.")
+        }
+        guard !model.contains("/") else {
+            throw GuardianFlowError.invalidInput("The model config \(path) does not exist.")
+        }
+        let known = knownModelConfigs()
+        if known.isEmpty || known.contains(lower) || known.contains(Self.withoutScale(lower)) { return model }
+        let suggestions = known.filter { $0.hasPrefix("yolov8") || $0.hasPrefix("yolo11") }.sorted().prefix(6).joined(separator: ", ")
+        throw GuardianFlowError.invalidInput(
+            "--model '\(model)' is not an ultralytics model config nor a file here. Known configs include \(suggestions) "
+                + "(add a scale letter n/s/m/l/x: yolov8n.yaml).")
+    }
+
+    /// `yolov8n.yaml` → `yolov8.yaml`: ultralytics reads the scale from the name.
+    static func withoutScale(_ name: String) -> String {
+        name.replacingOccurrences(of: #"(\d+)[nslmx](?=[-.])"#, with: "$1", options: .regularExpression)
+    }
+
+    func knownModelConfigs() -> Set<String> {
+        guard let package = ultralyticsPackage else { return [] }
+        let root = (package as NSString).appendingPathComponent("cfg/models")
+        guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [] }
+        var names: Set<String> = []
+        for case let file as String in enumerator where file.hasSuffix(".yaml") {
+            names.insert((file as NSString).lastPathComponent.lowercased())
+        }
+        return names
+    }
+
+    static func datasetRoot(mapping: [String: Any], yamlPath: String) -> String {
+        let directory = FilePaths.parent(yamlPath)
+        guard let path = mapping["path"] as? String, !path.isEmpty else { return directory }
+        if path.hasPrefix("/") { return path }
+        // ultralytics resolves a relative path: against its datasets dir, not the YAML; a dataset
+        // shipped beside its YAML is the common case guardianflow checks.
+        return ((directory as NSString).appendingPathComponent(path) as NSString).standardizingPath
+    }
+
+    static func imageFiles(in folder: String) -> [String] {
+        guard let enumerator = FileManager.default.enumerator(atPath: folder) else { return [] }
+        var files: [String] = []
+        for case let file as String in enumerator where imageExtensions.contains((file as NSString).pathExtension.lowercased()) {
+            files.append((folder as NSString).appendingPathComponent(file))
+        }
+        return files.sorted()
+    }
+
+    /// A `.txt` list of image paths, as ultralytics accepts.
+    static func listedImages(in listFile: String, base: String) -> [String] {
+        guard let text = try? String(contentsOfFile: listFile, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").map { line in
+            let entry = line.trimmingCharacters(in: .whitespaces)
+            return entry.hasPrefix("/") ? entry : (base as NSString).appendingPathComponent(entry)
+        }.filter { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    static func absolute(_ path: String) -> String {
+        let expanded = (path as NSString).expandingTildeInPath
+        if expanded.hasPrefix("/") { return (expanded as NSString).standardizingPath }
+        return ((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(expanded) as NSString).standardizingPath
+    }
+
+    /// Whether the NVIDIA kernel driver is loaded.
+    public static func nvidiaDriverLoaded() -> Bool {
+        FileManager.default.fileExists(atPath: "/proc/driver/nvidia/version")
+    }
+}
