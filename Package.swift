@@ -60,7 +60,7 @@ let package = Package(
         ),
         .target(
             name: "Config",
-            dependencies: ["GuardianFlowCore", "MLflow", "PathSupport", .product(name: "Yams", package: "Yams")],
+            dependencies: ["GuardianFlowCore", "MLflow", "S3", "PathSupport", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
         .target(name: "SystemMonitoring", dependencies: ["GuardianFlowCore"], swiftSettings: settings),
@@ -72,10 +72,10 @@ let package = Package(
             swiftSettings: settings
         ),
         .target(name: "Registry", dependencies: ["GuardianFlowCore", "Artifacts", "MLflow"], swiftSettings: settings),
-        .target(name: "Tracking", dependencies: ["GuardianFlowCore", "Config", "MLflow"], swiftSettings: settings),
+        .target(name: "Tracking", dependencies: ["GuardianFlowCore", "Config", "MLflow", .product(name: "Logging", package: "swift-log")], swiftSettings: settings),
         .target(
             name: "Delivery",
-            dependencies: ["GuardianFlowCore", "Config", "Artifacts", "Registry", "Tracking", "MLflow"],
+            dependencies: ["GuardianFlowCore", "Config", "Artifacts", "Registry", "Tracking", "MLflow", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
         .target(
@@ -83,6 +83,7 @@ let package = Package(
             dependencies: [
                 "GuardianFlowCore", "Config", "SystemMonitoring", "Artifacts", "Registry", "Tracking", "Delivery", "MLflow",
                 "PathSupport", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: settings
         ),
@@ -91,7 +92,7 @@ let package = Package(
             name: "GuardianFlow",
             dependencies: [
                 "GuardianFlowCore", "Config", "SystemMonitoring", "Artifacts", "Registry", "Tracking", "Delivery", "Training",
-                "MLflow", "S3",
+                "MLflow", "S3", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: settings
         ),
@@ -100,6 +101,7 @@ let package = Package(
             dependencies: [
                 "GuardianFlow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: settings,
             // A position-dependent release binary, as Go links by default: the loader then has no
@@ -111,6 +113,7 @@ let package = Package(
             dependencies: [
                 "MLflow",
                 "GuardianFlow",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -148,6 +148,10 @@ public struct ConfigLoader: Sendable {
         try checkSeconds(settings, .httpTimeoutSeconds, 0.1...3600, origin: origin)
         try checkSeconds(settings, .outageWaitSeconds, 0...86400, origin: origin)
         try checkSeconds(settings, .systemMetricsInterval, 0.1...3600, allowZero: true, origin: origin)
+        if let level = settings[.logLevel], GuardianFlowLogging.level(named: level) == nil {
+            throw GuardianFlowError.invalidInput(
+                "\(origin(.logLevel)) is '\(level)'; it must be one of \(GuardianFlowLogging.levelNames.joined(separator: ", ")).")
+        }
         if let uri = settings[.trackingURI] {
             let lower = uri.lowercased()
             guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {

@@ -21,6 +21,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Codable {
     case nvmlLibrary = "nvml_library"
     case outageWaitSeconds = "outage_wait_seconds"
     case httpTimeoutSeconds = "http_timeout_seconds"
+    case logLevel = "log_level"
 
     /// Environment variables that set it, the first one winning.
     public var environmentNames: [String] {
@@ -42,6 +43,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Codable {
         case .nvmlLibrary: ["GUARDIANFLOW_NVML_LIBRARY"]
         case .outageWaitSeconds: ["GUARDIANFLOW_OUTAGE_WAIT_SECONDS"]
         case .httpTimeoutSeconds: ["GUARDIANFLOW_HTTP_TIMEOUT_SECONDS"]
+        case .logLevel: ["GUARDIANFLOW_LOG_LEVEL"]
         }
     }
 
@@ -65,6 +67,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Codable {
         case .nvmlLibrary: "libnvidia-ml.so.1"  // the driver's soname, as NVML.defaultLibrary
         case .outageWaitSeconds: "300"
         case .httpTimeoutSeconds: "30"
+        case .logLevel: "notice"
         default: nil
         }
     }
@@ -88,6 +91,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Codable {
         case .systemMetricsInterval: "seconds between system/GPU metric samples during training; 0 turns them off"
         case .nvmlLibrary: "NVIDIA's management library, opened at run time for GPU metrics"
         case .httpTimeoutSeconds: "how long one request to the tracking server may take"
+        case .logLevel: "what guardianflow says on stderr: trace, debug, info, notice, warning, error or critical (--verbose: debug, --quiet: error)"
         case .outageWaitSeconds: "how long a finished training waits for an unanswering MLflow before leaving the rest to `guardianflow sync`"
         }
     }

@@ -1,4 +1,6 @@
 import Foundation
+import GuardianFlowCore
+import Logging
 import S3
 
 /// Where a setting's value came from.
@@ -82,6 +84,8 @@ public struct Settings: Sendable {
     /// How long the end of a training waits for MLflow during an outage.
     public var outageWait: Duration { .seconds(Int64(Double(self[.outageWaitSeconds] ?? "300") ?? 300)) }
     public var nvmlLibrary: String { self[.nvmlLibrary] ?? SettingKey.nvmlLibrary.defaultValue! }
+    /// How much guardianflow says on stderr (`--verbose` and `--quiet` override it).
+    public var logLevel: Logger.Level { self[.logLevel].flatMap(GuardianFlowLogging.level(named:)) ?? .notice }
     public var awsRegion: String { self[.awsDefaultRegion] ?? "us-east-1" }
 
     /// The S3 store for `s3://` artifact URIs, when credentials are configured. The endpoint

@@ -1,5 +1,6 @@
 import Foundation
 import GuardianFlowCore
+import Logging
 import MLflow
 
 /// A run's live logging that loses nothing when MLflow stops answering.
@@ -9,11 +10,11 @@ import MLflow
 /// up in the journal; the sender keeps probing with backoff and, when the server is back, replays
 /// them with their original timestamps and steps, coalesced into as few log-batch requests as
 /// the server's limits allow. A batch the server refuses outright (a 4xx other than 408/429) is
-/// skipped with a notice, so one bad value cannot hold back the rest.
+/// skipped with a warning, so one bad value cannot hold back the rest.
 public final class RunLogger: @unchecked Sendable {
     public let journal: RunJournal
     let client: MLflowClient
-    let notice: @Sendable (String) -> Void
+    let logger: Logger
     let lock = NSLock()
     var sender: Task<Void, Never>?
     var wake: AsyncStream<Void>.Continuation?
@@ -27,13 +28,20 @@ public final class RunLogger: @unchecked Sendable {
     var journalError: GuardianFlowError?
 
     /// The longest the sender waits between probes of a server that does not answer.
-    public var maxBackoff: Duration = .seconds(5)
+    package let maxBackoff: Duration
 
-    /// - Parameter client: used with a short retry budget; the sender's own backoff rides out longer outages.
-    public init(journal: RunJournal, client: MLflowClient, notice: @escaping @Sendable (String) -> Void = { _ in }) {
+    /// - Parameters:
+    ///   - client: used with a short retry budget; the sender's own backoff rides out longer outages.
+    ///   - logger: says when MLflow stops and starts answering, and what it refused.
+    ///   - maxBackoff: the longest wait between two probes of a server that does not answer.
+    public init(
+        journal: RunJournal, client: MLflowClient, logger: Logger = GuardianFlowLogging.logger("delivery"),
+        maxBackoff: Duration = .seconds(5)
+    ) {
         self.journal = journal
         self.client = client.with(retry: .interactive)
-        self.notice = notice
+        self.logger = logger
+        self.maxBackoff = maxBackoff
     }
 
     /// Starts the sender; what the journal holds from an earlier process goes first.
@@ -66,7 +74,7 @@ public final class RunLogger: @unchecked Sendable {
             } catch {
                 let wrapped = GuardianFlowError.wrap(error)
                 lock.withLock { journalError = wrapped }
-                notice("\(wrapped.description) Until then, what the run logs is kept in memory only.")
+                logger.error("\(wrapped.description) Until then, what the run logs is kept in memory only.")
             }
         }
         lock.withLock {
@@ -137,6 +145,8 @@ public final class RunLogger: @unchecked Sendable {
             do {
                 try await client.logBatch(runId: journal.runId, metrics: merged.metrics, params: merged.params, tags: merged.tags)
                 markDelivered(records)
+                logger.debug(
+                    "Delivered \(records.count) journal record(s) of run \(journal.runId) in one log-batch (\(merged.metrics.count) metrics, \(merged.params.count) params, \(merged.tags.count) tags).")
                 delivered += records.count
                 backoff = .milliseconds(250)
             } catch where Self.isRefusal(error) {
@@ -178,7 +188,7 @@ public final class RunLogger: @unchecked Sendable {
                     runId: journal.runId, metrics: record.metrics ?? [], params: record.params ?? [], tags: record.tags ?? [])
             } catch where Self.isRefusal(error) {
                 lock.withLock { rejected.append((record.seq, "\(error)")) }
-                notice("MLflow refused journal record \(record.seq) of run \(journal.runId) (\(error)); it is skipped and stays in \(journal.path).")
+                logger.warning("MLflow refused journal record \(record.seq) of run \(journal.runId) (\(error)); it is skipped and stays in \(journal.path).")
             } catch {
                 return  // the outage path takes over on the next round
             }
@@ -193,9 +203,9 @@ public final class RunLogger: @unchecked Sendable {
             return true
         }
         if first {
-            notice(
-                "MLflow is not answering (\(Self.short(error))); training goes on, and what it logs waits in the journal "
-                    + "\(journal.path) until the server is back.")
+            logger.warning(
+                "MLflow is not answering (\(Self.short(error))); training goes on, and what it logs waits in the journal \(journal.path) until the server is back."
+            )
         }
     }
 
@@ -206,7 +216,7 @@ public final class RunLogger: @unchecked Sendable {
         }
         if let started {
             let seconds = Int((ContinuousClock.now - started).components.seconds)
-            notice("MLflow answers again after \(seconds) s; \(delivered) journaled batch(es) delivered.")
+            logger.notice("MLflow answers again after \(seconds) s; \(delivered) journaled batch(es) delivered.")
         }
     }
 

@@ -1,6 +1,7 @@
 import Config
 import Foundation
 import GuardianFlowCore
+import Logging
 import MLflow
 
 /// Finishes what dead guardianflow processes left in a work dir: journals not yet delivered
@@ -12,14 +13,15 @@ import MLflow
 public struct RunRecovery: Sendable {
     public let settings: Settings
     public let client: MLflowClient
-    public var notice: @Sendable (String) -> Void
+    /// Says what was recovered, and why a run was left alone.
+    public var logger: Logger
     /// How long to wait for an unanswering server while delivering one journal.
     public var patience: Duration = .seconds(20)
 
-    public init(settings: Settings, client: MLflowClient, notice: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(settings: Settings, client: MLflowClient, logger: Logger = GuardianFlowLogging.logger("delivery")) {
         self.settings = settings
         self.client = client
-        self.notice = notice
+        self.logger = logger
     }
 
     /// What happened to one run.
@@ -54,7 +56,10 @@ public struct RunRecovery: Sendable {
         var outcomes: [Outcome] = []
         for runId in runIds {
             let outcome = await recover(runId: runId, lease: leases[runId], reap: reap)
-            if let outcome { outcomes.append(outcome) }
+            if let outcome {
+                logger.debug("Run \(runId): \(outcome.action.rawValue), \(outcome.detail).")
+                outcomes.append(outcome)
+            }
         }
         for pending in all where pending.isPending {
             if let outcome = await recover(pending: pending, known: Set(runIds), reap: reap) { outcomes.append(outcome) }
@@ -136,7 +141,7 @@ public struct RunRecovery: Sendable {
         }
         // 1. The batches, in order.
         let before = journal.pendingCount
-        let logger = RunLogger(journal: journal, client: client, notice: notice)
+        let logger = RunLogger(journal: journal, client: client, logger: logger)
         let clock = ContinuousClock()
         let started = clock.now
         logger.start()

@@ -4,6 +4,7 @@
 @_exported import Config
 @_exported import Delivery
 @_exported import GuardianFlowCore
+@_exported import Logging
 @_exported import MLflow
 @_exported import Registry
 @_exported import S3

@@ -14,17 +14,23 @@ public struct ModelRegistry: Sendable {
     public let client: MLflowClient
     /// Who is recorded as having promoted or rolled back (`user@host`).
     public var actor: String
-    /// Called with a step's name before each write of a promote or rollback; tests throw from
-    /// it to simulate a crash between two writes.
-    public var beforeWrite: @Sendable (String) throws -> Void
+    /// Called with a step's name before each write of a promote or rollback: the seam through
+    /// which the package's tests simulate a crash between two writes.
+    let beforeWrite: @Sendable (String) throws -> Void
     /// The clock for audit times.
     public var now: @Sendable () -> Date
     /// The S3 store, for versions whose weights are at `s3://` (pull).
     public var s3: S3Configuration?
 
-    public init(
+    public init(client: MLflowClient, s3: S3Configuration? = nil, actor: String? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.init(client: client, s3: s3, actor: actor, beforeWrite: { _ in }, now: now)
+    }
+
+    /// A registry that calls `beforeWrite` with each step's name before the step writes (the
+    /// package's tests throw from it to crash a promote between two writes).
+    package init(
         client: MLflowClient, s3: S3Configuration? = nil, actor: String? = nil,
-        beforeWrite: @escaping @Sendable (String) throws -> Void = { _ in }, now: @escaping @Sendable () -> Date = { Date() }
+        beforeWrite: @escaping @Sendable (String) throws -> Void, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.client = client
         self.s3 = s3

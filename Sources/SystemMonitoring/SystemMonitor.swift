@@ -46,8 +46,9 @@ public final class SystemMonitor: @unchecked Sendable {
     }
 
     /// One sample; sends what is pending itself when a whole interval passed without a
-    /// log-batch taking it (the loop calls this every interval; tests call it directly).
-    public func tick() async {
+    /// log-batch taking it (the loop calls this every interval; the package's tests call it
+    /// directly, to step time themselves).
+    package func tick() async {
         let batch: [Metric]? = lock.withLock {
             record(sampler.sample())
             ticksSinceDrain += 1

@@ -1,18 +1,19 @@
 import Config
 import Foundation
 import GuardianFlowCore
+import Logging
 import MLflow
 
 /// Turns settings into a connected ``MLflowClient``: the configured tracking server, or the
 /// local embedded one, started when it is not answering.
 public struct TrackingConnector: Sendable {
     public var settings: Settings
-    /// Told what happens that the user should know (the local server being started).
-    public var notice: @Sendable (String) -> Void
+    /// Says what the user should know (the local server being started).
+    public var logger: Logger
 
-    public init(settings: Settings, notice: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(settings: Settings, logger: Logger = GuardianFlowLogging.logger("tracking")) {
         self.settings = settings
-        self.notice = notice
+        self.logger = logger
     }
 
     /// Whether no tracking URI is configured, so the embedded local server is used.
@@ -38,18 +39,19 @@ public struct TrackingConnector: Sendable {
     }
 
     /// A client whose server answers: with no tracking URI configured, the local server is
-    /// started first if needed (and ``notice`` says so).
+    /// started first if needed (and the logger says so).
     public func connect(retry: RetryPolicy? = nil) async throws -> MLflowClient {
         if usesEmbeddedServer {
             let server = LocalMLflowServer(settings: settings)
             if !(await server.isAnswering()) {
-                notice(
-                    "No tracking URI is set (MLFLOW_TRACKING_URI); starting the local MLflow server at \(server.uri) "
-                        + "(data in \(server.serverDir), log \(server.logFile)).")
+                logger.notice(
+                    "No tracking URI is set (MLFLOW_TRACKING_URI); starting the local MLflow server at \(server.uri) (data in \(server.serverDir), log \(server.logFile))."
+                )
                 try await server.start()
-                notice("The local MLflow server is up; its UI is at \(server.uri).")
+                logger.notice("The local MLflow server is up; its UI is at \(server.uri).")
             }
         }
+        logger.debug("Tracking server: \(Redaction.redactURIs(settings.trackingURI ?? LocalMLflowServer(settings: settings).uri)).")
         return try makeClient(retry: retry)
     }
 }

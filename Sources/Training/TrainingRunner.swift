@@ -4,6 +4,7 @@ import Delivery
 import Foundation
 import Glibc
 import GuardianFlowCore
+import Logging
 import MLflow
 import PathSupport
 import Tracking
@@ -30,14 +31,15 @@ public struct TrainingRunner: Sendable {
     public var control: TrainingControl
     /// Called on each step worth showing.
     public var onProgress: @Sendable (TrainingProgress) -> Void
-    /// Told what the user should know (the local server being started, a retry).
-    public var notice: @Sendable (String) -> Void
+    /// Says what the user should know (the local server being started, MLflow not answering)
+    /// and, at debug level, what the training does.
+    public var logger: Logger
 
     public init(
         experimentName: String, modelArch: String, dataYAML: String, settings: Settings? = nil,
         control: TrainingControl = TrainingControl(),
         onProgress: @escaping @Sendable (TrainingProgress) -> Void = { _ in },
-        notice: @escaping @Sendable (String) -> Void = { _ in }
+        logger: Logger = GuardianFlowLogging.logger("training")
     ) {
         self.experimentName = experimentName
         self.modelArch = modelArch
@@ -45,7 +47,7 @@ public struct TrainingRunner: Sendable {
         self.settings = settings
         self.control = control
         self.onProgress = onProgress
-        self.notice = notice
+        self.logger = logger
     }
 
     /// Trains, logs, uploads, registers.
@@ -82,9 +84,9 @@ public struct TrainingRunner: Sendable {
         }
 
         try Self.checkWorkDir(settings.workDir)
-        let connector = TrackingConnector(settings: settings, notice: notice)
+        let connector = TrackingConnector(settings: settings, logger: logger)
         let client = try await connector.connect()
-        await Self.recoverDeadRuns(settings: settings, client: client, notice: notice)
+        await Self.recoverDeadRuns(settings: settings, client: client, logger: logger)
         // Refuse an artifact store we cannot write (wrong S3 credentials: exit 77) before anything
         // is created: a new experiment's artifacts land beside the Default experiment's.
         if try await client.getExperiment(named: experimentName) == nil,
@@ -116,6 +118,7 @@ public struct TrainingRunner: Sendable {
             }
             throw error
         }
+        logger.debug("Run \(info.runId) created in experiment '\(experimentName)'; its artifacts go to \(info.artifactURI).")
         let saveDir = (settings.workDir as NSString).appendingPathComponent("runs/\(info.runId)")
         let job = TrainingJob(
             model: model, data: dataset.yamlPath, epochs: options.epochs, batch: options.batch, imgsz: options.imgsz,
@@ -126,7 +129,7 @@ public struct TrainingRunner: Sendable {
         do {
             session = try TrainingSession(
                 client: client.with(retry: Self.finishingRetry(settings)), settings: settings, python: python, launcher: launcher,
-                control: control, onProgress: onProgress, notice: notice, run: info, experimentName: experimentName,
+                control: control, onProgress: onProgress, logger: logger, run: info, experimentName: experimentName,
                 options: options, dataset: dataset, modelArch: modelArch, saveDir: saveDir, resuming: false)
         } catch {
             // No journal or lease of its own: end the run here rather than leave it RUNNING (if
@@ -145,8 +148,8 @@ public struct TrainingRunner: Sendable {
     public func resume(runId: String, options: TrainingOptions = TrainingOptions()) async throws -> TrainingResult {
         let settings = try self.settings ?? ConfigLoader().load()
         let python = PythonEnvironment.locate(settings: settings)
-        let client = try await TrackingConnector(settings: settings, notice: notice).connect()
-        await Self.recoverDeadRuns(settings: settings, client: client, notice: notice)
+        let client = try await TrackingConnector(settings: settings, logger: logger).connect()
+        await Self.recoverDeadRuns(settings: settings, client: client, logger: logger)
         let run: Run
         do {
             run = try await client.getRun(id: runId)
@@ -178,7 +181,7 @@ public struct TrainingRunner: Sendable {
                 throw GuardianFlowError.registryState(
                     "Run \(runId) has no last.pt, neither in \(saveDir) nor among its artifacts; it stopped before its first epoch ended. Start a new training.")
             }
-            notice("Downloading last.pt of run \(runId) from its artifacts.")
+            logger.notice("Downloading last.pt of run \(runId) from its artifacts.")
             try await store.download("weights/last.pt", to: lastPt)
         }
         var options = options
@@ -198,7 +201,7 @@ public struct TrainingRunner: Sendable {
         do {
             session = try TrainingSession(
                 client: client.with(retry: Self.finishingRetry(settings)), settings: settings, python: python, launcher: launcher,
-                control: control, onProgress: onProgress, notice: notice, run: run.info, experimentName: experiment.name,
+                control: control, onProgress: onProgress, logger: logger, run: run.info, experimentName: experiment.name,
                 options: options, dataset: dataset, modelArch: arch, saveDir: saveDir, resuming: true,
                 loggedParams: Set(run.params.keys))
         } catch {
@@ -242,11 +245,11 @@ public struct TrainingRunner: Sendable {
 
     /// What earlier guardianflow processes on this machine left undone: their journals are
     /// delivered and their zombie runs ended KILLED, before a new training starts.
-    static func recoverDeadRuns(settings: Settings, client: MLflowClient, notice: @escaping @Sendable (String) -> Void) async {
-        var recovery = RunRecovery(settings: settings, client: client, notice: notice)
+    static func recoverDeadRuns(settings: Settings, client: MLflowClient, logger: Logger) async {
+        var recovery = RunRecovery(settings: settings, client: client, logger: logger)
         recovery.patience = .seconds(5)
         for outcome in await recovery.recover(reap: true) where outcome.action != .skipped || outcome.exitCode != nil {
-            notice("Run \(outcome.runId), left by a guardianflow process that is gone: \(outcome.detail).")
+            logger.notice("Run \(outcome.runId), left by a guardianflow process that is gone: \(outcome.detail).")
         }
     }
 

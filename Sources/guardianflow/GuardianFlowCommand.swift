@@ -29,3 +29,7 @@ struct GuardianFlowCommand: AsyncParsableCommand {
         ]
     )
 }
+
+/// The executable's own logger; the library's components log through theirs. What it prints,
+/// and from which level, is ``StderrLogHandler``'s.
+let log = GuardianFlowLogging.logger("cli")

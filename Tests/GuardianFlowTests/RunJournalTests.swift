@@ -39,8 +39,7 @@ struct RunJournalTests {
         defer { Task { await server.shutdown() } }
         let work = TestEnvironment.temporaryDirectory("journal")
         let journal = try RunJournal(workDir: work, runId: "r1")
-        let logger = RunLogger(journal: journal, client: try server.client(retry: .none))
-        logger.maxBackoff = .milliseconds(50)
+        let logger = RunLogger(journal: journal, client: try server.client(retry: .none), maxBackoff: .milliseconds(50))
         outage.set(true)
         logger.start()
         for epoch in 1...300 {
@@ -78,8 +77,8 @@ struct RunJournalTests {
         }
         defer { Task { await server.shutdown() } }
         let journal = try RunJournal(workDir: TestEnvironment.temporaryDirectory("journal"), runId: "r2")
-        let notices = NoticeLog()
-        let logger = RunLogger(journal: journal, client: try server.client(retry: .none)) { notices.add($0) }
+        let notices = LogCapture()
+        let logger = RunLogger(journal: journal, client: try server.client(retry: .none), logger: notices.logger)
         logger.log(metrics: [Metric(key: "a", value: 1, timestamp: 1, step: 1)])
         logger.log(metrics: [Metric(key: "bad", value: 2, timestamp: 2, step: 2)])
         logger.log(metrics: [Metric(key: "a", value: 3, timestamp: 3, step: 3)])
@@ -87,16 +86,9 @@ struct RunJournalTests {
         #expect(await logger.drain(timeout: .seconds(10)))
         await logger.stop()
         #expect(logger.rejected.map(\.seq) == [1])
-        #expect(notices.all.contains { $0.contains("refused journal record 1") })
+        #expect(notices.contains("refused journal record 1"))
         let accepted = server.requests.filter { !Self.metrics($0).contains { $0["key"] as? String == "bad" } }.flatMap(Self.metrics)
         #expect(accepted.compactMap { $0["step"] as? Int } == [1, 3])
-    }
-
-    final class NoticeLog: @unchecked Sendable {
-        let lock = NSLock()
-        var lines: [String] = []
-        func add(_ line: String) { lock.withLock { lines.append(line) } }
-        var all: [String] { lock.withLock { lines } }
     }
 
     @Test("a crash mid-append: the partial line is ignored, a new process sees what was not delivered")

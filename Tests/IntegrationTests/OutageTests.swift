@@ -186,13 +186,6 @@ struct OutageTests {
         var testDescription: String { rawValue }
     }
 
-    final class Notices: @unchecked Sendable {
-        let lock = NSLock()
-        var lines: [String] = []
-        func add(_ line: String) { lock.withLock { lines.append(line) } }
-        func contains(_ text: String) -> Bool { lock.withLock { lines.contains { $0.contains(text) } } }
-    }
-
     @Test("MLflow gone at the end of a training: the process gives up naming the journal and sync; `guardianflow sync` then finishes the run",
           arguments: GiveUp.allCases)
     func syncAfterTheProcessGaveUp(_ giveUp: GiveUp) async throws {
@@ -204,7 +197,7 @@ struct OutageTests {
             "GUARDIANFLOW_WORK_DIR": work, "GUARDIANFLOW_PYTHON": TestEnvironment.python,
             "GUARDIANFLOW_OUTAGE_WAIT_SECONDS": giveUp == .ctrlC ? "300" : "1", "GUARDIANFLOW_SYSTEM_METRICS_INTERVAL": "0",
         ]
-        let notices = Notices()
+        let notices = LogCapture()
         let control = TrainingControl()
         let runId: String = try await withStopping(try await MLflowTestServer.start(directory: directory, port: port)) { server in
             let settings = try ConfigLoader(environment: environment.merging(["MLFLOW_TRACKING_URI": server.uri]) { $1 }).load()
@@ -214,7 +207,7 @@ struct OutageTests {
                     // A crash of the server in the middle of the finish, not before it.
                     if giveUp == .duringFinish, progress.phase == .finishing("uploading artifacts") { server.kill() }
                 },
-                notice: { notices.add($0) })
+                logger: notices.logger)
             // The server goes away after the first epoch (or, for duringFinish, while the artifacts upload).
             let events = try Self.finishedEvents(saveDir: saveDir)
             runner.launcher = ReplayTrainerLauncher(events: events, delay: .milliseconds(300))

@@ -32,40 +32,38 @@ struct ConfigCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let settings = try await loadSettings(global)
-            try await runReporting(settings) {
-                if output.json {
-                    try Console.json(
-                        settings.all.map {
-                            Row(
-                                key: $0.key.rawValue, value: $0.value == nil ? nil : $0.displayValue,
-                                source: $0.source.description, environment: $0.key.environmentNames, secret: $0.key.isSecret,
-                                description: $0.key.summary)
-                        })
-                    return
+            try await global.run { settings in
+                let rows = settings.all.map {
+                    Row(
+                        key: $0.key.rawValue, value: $0.value == nil ? nil : $0.displayValue, source: $0.source.description,
+                        environment: $0.key.environmentNames, secret: $0.key.isSecret, description: $0.key.summary)
                 }
-                var table = Table("KEY", "VALUE", "SOURCE", "ENVIRONMENT")
-                table.maxCellWidth = 70
-                for setting in settings.all {
-                    table.add(
-                        setting.key.rawValue, setting.value == nil ? "-" : setting.displayValue,
-                        setting.source.description, setting.key.environmentNames.joined(separator: ", "))
-                }
-                Console.out(table.render())
+                try await output.print(rows) { printTable(settings) }
+            }
+        }
+
+        func printTable(_ settings: Settings) {
+            var table = Table("KEY", "VALUE", "SOURCE", "ENVIRONMENT")
+            table.maxCellWidth = 70
+            for setting in settings.all {
+                table.add(
+                    setting.key.rawValue, setting.value == nil ? "-" : setting.displayValue,
+                    setting.source.description, setting.key.environmentNames.joined(separator: ", "))
+            }
+            Console.out(table.render())
+            Console.out(
+                "\nConfig file: "
+                    + (settings.configFile
+                        ?? "none (looked for ./guardianflow.yaml and ~/.config/guardianflow/guardianflow.yaml)"))
+            if settings[.python] == nil {
+                let found = PythonEnvironment.locate(settings: settings)
                 Console.out(
-                    "\nConfig file: "
-                        + (settings.configFile
-                            ?? "none (looked for ./guardianflow.yaml and ~/.config/guardianflow/guardianflow.yaml)"))
-                if settings[.python] == nil {
-                    let found = PythonEnvironment.locate(settings: settings)
-                    Console.out(
-                        found.exists
-                            ? "Python (no `python` set): \(found.python), the .venv found beside the executable."
-                            : "Python (no `python` set): no .venv beside the executable or here; run scripts/setup, or set `python`.")
-                }
-                if settings.trackingURI == nil {
-                    Console.out("No tracking URI: commands use the local MLflow server at http://127.0.0.1:\(settings.serverPort).")
-                }
+                    found.exists
+                        ? "Python (no `python` set): \(found.python), the .venv found beside the executable."
+                        : "Python (no `python` set): no .venv beside the executable or here; run scripts/setup, or set `python`.")
+            }
+            if settings.trackingURI == nil {
+                Console.out("No tracking URI: commands use the local MLflow server at http://127.0.0.1:\(settings.serverPort).")
             }
         }
     }

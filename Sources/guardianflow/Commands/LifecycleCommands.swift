@@ -34,12 +34,11 @@ struct PromoteCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings = try await loadSettings(global)
-        try await runReporting(settings) {
-            let registry = ModelRegistry(client: try await connect(settings))
+        try await global.withClient { settings, client in
+            let registry = ModelRegistry(client: client)
             let result = try await registry.promote(
                 modelName: model, version: version, gate: PromotionGate(metric: metric, margin: margin), force: force, reason: reason)
-            try LifecycleOutput.print(result, json: output.json)
+            try await LifecycleOutput.print(result, output: output)
         }
     }
 }
@@ -59,20 +58,19 @@ struct RollbackCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let settings = try await loadSettings(global)
-        try await runReporting(settings) {
-            let registry = ModelRegistry(client: try await connect(settings))
-            try LifecycleOutput.print(try await registry.rollback(modelName: model, reason: reason), json: output.json)
+        try await global.withClient { settings, client in
+            let registry = ModelRegistry(client: client)
+            try await LifecycleOutput.print(try await registry.rollback(modelName: model, reason: reason), output: output)
         }
     }
 }
 
 enum LifecycleOutput {
-    static func print(_ result: LifecycleResult, json: Bool) throws {
-        if json {
-            try Console.json(result)
-            return
-        }
+    static func print(_ result: LifecycleResult, output: OutputOptions) async throws {
+        try await output.print(result) { human(result) }
+    }
+
+    static func human(_ result: LifecycleResult) {
         let verb = result.entry.action == .promote ? "Promoted" : "Rolled back to"
         Console.out(
             "\(verb) \(result.model) version \(result.champion) as @champion"
@@ -95,24 +93,21 @@ struct HistoryCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let settings = try await loadSettings(global)
-        try await runReporting(settings) {
-            let entries = try await ModelRegistry(client: try await connect(settings)).history(modelName: model)
-            if output.json {
-                try Console.json(entries)
-                return
+        try await global.withClient { settings, client in
+            let entries = try await ModelRegistry(client: client).history(modelName: model)
+            try await output.print(entries) {
+                guard !entries.isEmpty else {
+                    Console.out("No promotions or rollbacks of \(model) yet.")
+                    return
+                }
+                var table = Table("WHEN", "ACTION", "VERSION", "FROM", "ROLLBACK", "BY", "REASON")
+                for e in entries {
+                    table.add(
+                        e.at, e.action.rawValue + (e.forced ? " (forced)" : ""), e.version, e.from ?? "-", e.rollback ?? "-", e.by,
+                        e.reason ?? "")
+                }
+                Console.out(table.render())
             }
-            guard !entries.isEmpty else {
-                Console.out("No promotions or rollbacks of \(model) yet.")
-                return
-            }
-            var table = Table("WHEN", "ACTION", "VERSION", "FROM", "ROLLBACK", "BY", "REASON")
-            for e in entries {
-                table.add(
-                    e.at, e.action.rawValue + (e.forced ? " (forced)" : ""), e.version, e.from ?? "-", e.rollback ?? "-", e.by,
-                    e.reason ?? "")
-            }
-            Console.out(table.render())
         }
     }
 }
@@ -130,20 +125,17 @@ struct ModelsCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let settings = try await loadSettings(global)
-            try await runReporting(settings) {
-                let registry = ModelRegistry(client: try await connect(settings))
+            try await global.withClient { settings, client in
+                let registry = ModelRegistry(client: client)
                 let versions = try await registry.listVersions(modelName: model)
-                if output.json {
-                    try Console.json(versions)
-                    return
-                }
-                VersionTable.print(versions)
-                let history = try await registry.history(modelName: model).prefix(3)
-                if !history.isEmpty {
-                    Console.out("\nLatest changes (all of them: guardianflow history \(model)):")
-                    for e in history {
-                        Console.out("  \(e.at)  \(e.action.rawValue) → version \(e.version) by \(e.by)\(e.reason.map { ": \($0)" } ?? "")")
+                try await output.print(versions) {
+                    VersionTable.print(versions)
+                    let history = try await registry.history(modelName: model).prefix(3)
+                    if !history.isEmpty {
+                        Console.out("\nLatest changes (all of them: guardianflow history \(model)):")
+                        for e in history {
+                            Console.out("  \(e.at)  \(e.action.rawValue) → version \(e.version) by \(e.by)\(e.reason.map { ": \($0)" } ?? "")")
+                        }
                     }
                 }
             }
@@ -181,10 +173,9 @@ struct PullCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON on stdout (and nothing else there).") var json = false
 
     func run() async throws {
-        let settings = try await loadSettings(global)
-        try await runReporting(settings) {
+        try await global.withClient { settings, client in
             let parsed = try ModelReference(parsing: reference)
-            let pulled = try await ModelRegistry(client: try await connect(settings), s3: settings.s3Configuration).pull(parsed, to: output)
+            let pulled = try await ModelRegistry(client: client, s3: settings.s3Configuration).pull(parsed, to: output)
             if json {
                 try Console.json(pulled)
             } else {

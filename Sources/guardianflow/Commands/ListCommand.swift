@@ -18,19 +18,15 @@ struct ListCommand: AsyncParsableCommand {
         @Flag(help: "Include deleted experiments.") var all = false
 
         func run() async throws {
-            let settings = try await loadSettings(global)
-            try await runReporting(settings) {
-                let client = try await connect(settings)
+            try await global.withClient { settings, client in
                 let experiments = try await client.allExperiments(viewType: all ? .all : .activeOnly)
-                if output.json {
-                    try Console.json(experiments.map(ExperimentRow.init))
-                    return
+                try await output.print(experiments.map(ExperimentRow.init)) {
+                    var table = Table("ID", "NAME", "STAGE", "CREATED", "ARTIFACT LOCATION")
+                    for e in experiments {
+                        table.add(e.experimentId, e.name, e.lifecycleStage, TimeFormat.date(e.creationTime), e.artifactLocation)
+                    }
+                    Console.out(table.render())
                 }
-                var table = Table("ID", "NAME", "STAGE", "CREATED", "ARTIFACT LOCATION")
-                for e in experiments {
-                    table.add(e.experimentId, e.name, e.lifecycleStage, TimeFormat.date(e.creationTime), e.artifactLocation)
-                }
-                Console.out(table.render())
             }
         }
     }
@@ -43,22 +39,18 @@ struct ListCommand: AsyncParsableCommand {
         var filter: String?
 
         func run() async throws {
-            let settings = try await loadSettings(global)
-            try await runReporting(settings) {
-                let client = try await connect(settings)
+            try await global.withClient { settings, client in
                 // ILIKE: case-insensitive on every backend (SQLite's LIKE is, PostgreSQL's is not).
                 let sqlFilter = filter.map { "name ILIKE '%\($0.replacingOccurrences(of: "'", with: "''"))%'" }
                 let models = try await client.allRegisteredModels(filter: sqlFilter)
-                if output.json {
-                    try Console.json(models.map(ModelRow.init))
-                    return
+                try await output.print(models.map(ModelRow.init)) {
+                    var table = Table("NAME", "LATEST", "ALIASES", "UPDATED")
+                    for m in models {
+                        let latest = m.latestVersions.map(\.version).compactMap { Int($0) }.max().map(String.init) ?? "-"
+                        table.add(m.name, latest, ModelRow.aliasText(m.aliases), TimeFormat.date(m.lastUpdatedTimestamp))
+                    }
+                    Console.out(table.render())
                 }
-                var table = Table("NAME", "LATEST", "ALIASES", "UPDATED")
-                for m in models {
-                    let latest = m.latestVersions.map(\.version).compactMap { Int($0) }.max().map(String.init) ?? "-"
-                    table.add(m.name, latest, ModelRow.aliasText(m.aliases), TimeFormat.date(m.lastUpdatedTimestamp))
-                }
-                Console.out(table.render())
             }
         }
     }
@@ -70,12 +62,9 @@ struct ListCommand: AsyncParsableCommand {
         @Argument(help: "The registered model.") var model: String
 
         func run() async throws {
-            let settings = try await loadSettings(global)
-            try await runReporting(settings) {
-                let versions = try await ModelRegistry(client: try await connect(settings)).listVersions(modelName: model)
-                if output.json {
-                    try Console.json(versions)
-                } else {
+            try await global.withClient { settings, client in
+                let versions = try await ModelRegistry(client: client).listVersions(modelName: model)
+                try await output.print(versions) {
                     VersionTable.print(versions)
                 }
             }
@@ -98,9 +87,7 @@ struct ListCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let settings = try await loadSettings(global)
-            try await runReporting(settings) {
-                let client = try await connect(settings)
+            try await global.withClient { settings, client in
                 let experiment = name ?? experiment ?? ""
                 guard let found = try await client.getExperiment(named: experiment), !found.isDeleted else {
                     let names = try await client.allExperiments().map(\.name)
@@ -109,18 +96,16 @@ struct ListCommand: AsyncParsableCommand {
                 }
                 let runs = try await client.allRuns(
                     experimentIds: [found.experimentId], orderBy: ["attributes.start_time DESC"], limit: limit)
-                if output.json {
-                    try Console.json(runs.map(RunRow.init))
-                    return
+                try await output.print(runs.map(RunRow.init)) {
+                    var table = Table("RUN ID", "NAME", "STATUS", "STARTED", "DURATION", "mAP50_95")
+                    for r in runs {
+                        let map = (r.metric("best/mAP50_95") ?? r.metric("mAP50_95")).map { String(format: "%.4f", $0) } ?? "-"
+                        table.add(
+                            r.info.runId, r.info.runName, r.info.status.rawValue, TimeFormat.date(r.info.startTime),
+                            TimeFormat.duration(from: r.info.startTime, to: r.info.endTime), map)
+                    }
+                    Console.out(table.render())
                 }
-                var table = Table("RUN ID", "NAME", "STATUS", "STARTED", "DURATION", "mAP50_95")
-                for r in runs {
-                    let map = (r.metric("best/mAP50_95") ?? r.metric("mAP50_95")).map { String(format: "%.4f", $0) } ?? "-"
-                    table.add(
-                        r.info.runId, r.info.runName, r.info.status.rawValue, TimeFormat.date(r.info.startTime),
-                        TimeFormat.duration(from: r.info.startTime, to: r.info.endTime), map)
-                }
-                Console.out(table.render())
             }
         }
     }

@@ -4,11 +4,9 @@ import GuardianFlow
 
 /// Runs a recovery (`sync`, `runs reap`) and prints its outcomes as a table, or JSON.
 func recover(_ global: GlobalOptions, _ output: OutputOptions, reap: Bool, nothing: (Settings) -> String) async throws {
-    let settings = try await loadSettings(global)
-    try await runReporting(settings) {
-        let client = try await connect(settings)
-        let outcomes = await RunRecovery(settings: settings, client: client, notice: { Console.err($0) }).recover(reap: reap)
-        try reportRecovery(outcomes, json: output.json, nothing: nothing(settings))
+    try await global.withClient { settings, client in
+        let outcomes = await RunRecovery(settings: settings, client: client).recover(reap: reap)
+        try await reportRecovery(outcomes, output: output, nothing: nothing(settings))
         // A run left alone for a reason this machine must fix first makes the command fail with
         // that reason's exit code (the first such run's), after the table said which runs.
         if let refused = outcomes.first(where: { $0.exitCode != nil }), let code = refused.exitCode {
@@ -22,19 +20,17 @@ func recover(_ global: GlobalOptions, _ output: OutputOptions, reap: Bool, nothi
 }
 
 /// Prints recovery outcomes as a table, or JSON.
-func reportRecovery(_ outcomes: [RunRecovery.Outcome], json: Bool, nothing: String) throws {
-    if json {
-        try Console.json(outcomes)
-        return
+func reportRecovery(_ outcomes: [RunRecovery.Outcome], output: OutputOptions, nothing: String) async throws {
+    try await output.print(outcomes) {
+        if outcomes.isEmpty {
+            Console.out(nothing)
+            return
+        }
+        var table = Table("RUN", "ACTION", "BATCHES", "DETAIL")
+        table.maxCellWidth = 200
+        for outcome in outcomes { table.add(outcome.runId, outcome.action.rawValue, String(outcome.batchesDelivered), outcome.detail) }
+        Console.out(table.render())
     }
-    if outcomes.isEmpty {
-        Console.out(nothing)
-        return
-    }
-    var table = Table("RUN", "ACTION", "BATCHES", "DETAIL")
-    table.maxCellWidth = 200
-    for outcome in outcomes { table.add(outcome.runId, outcome.action.rawValue, String(outcome.batchesDelivered), outcome.detail) }
-    Console.out(table.render())
 }
 
 struct SyncCommand: AsyncParsableCommand {

@@ -20,15 +20,12 @@ struct ServerCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let settings = try await loadSettings(global)
-            try await runReporting(settings) {
+            try await global.run { settings in
                 let server = LocalMLflowServer(settings: settings)
-                if !output.json { Console.err("Starting the local MLflow server at \(server.uri)…") }
+                log.notice("Starting the local MLflow server at \(server.uri)…")
                 let started = try await server.start()
                 let status = await server.status()
-                if output.json {
-                    try Console.json(status)
-                } else {
+                try await output.print(status) {
                     Console.out(
                         started
                             ? "The local MLflow server is up at \(server.uri) (MLflow \(status.version ?? "?"), log \(server.logFile))."
@@ -43,8 +40,7 @@ struct ServerCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let settings = try await loadSettings(global)
-            try await runReporting(settings) {
+            try await global.run { settings in
                 let server = LocalMLflowServer(settings: settings)
                 if await server.stop() {
                     Console.out("Stopped the local MLflow server at \(server.uri).")
@@ -64,20 +60,21 @@ struct ServerCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let settings = try await loadSettings(global)
             var running = false
-            try await runReporting(settings) {
+            try await global.run { settings in
                 let status = await LocalMLflowServer(settings: settings).status()
                 running = status.running
-                if output.json {
-                    try Console.json(status)
-                } else if status.running {
-                    Console.out("running at \(status.uri): MLflow \(status.version ?? "?"), pid \(status.pid.map(String.init) ?? "unknown"), data in \(status.workDir)/server")
-                } else {
-                    Console.out("not running (\(status.uri)); start it with `guardianflow server start`")
-                }
-                if let remote = settings.trackingURI, !output.json {
-                    Console.out("Note: a tracking URI is set (\(Redaction.redactURIs(remote))); commands use that server, not this local one.")
+                try await output.print(status) {
+                    if status.running {
+                        Console.out(
+                            "running at \(status.uri): MLflow \(status.version ?? "?"), pid \(status.pid.map(String.init) ?? "unknown"), "
+                                + "data in \(status.workDir)/server")
+                    } else {
+                        Console.out("not running (\(status.uri)); start it with `guardianflow server start`")
+                    }
+                    if let remote = settings.trackingURI {
+                        Console.out("Note: a tracking URI is set (\(Redaction.redactURIs(remote))); commands use that server, not this local one.")
+                    }
                 }
             }
             if !running { throw ExitCode(69) }

@@ -44,8 +44,7 @@ struct SystemMetricsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings = try await loadSettings(global)
-        try await runReporting(settings) {
+        try await global.run { settings in
             let sampler = SystemSampler()
             if let pid {
                 let group = getpgid(pid)
@@ -86,16 +85,16 @@ struct SystemMetricsCommand: AsyncParsableCommand {
         do {
             let nvml = try NVML.open(path: settings.nvmlLibrary)
             if device == nil, try nvml.deviceCount() == 0 {
-                Console.err("NVML lists no GPU; showing CPU and memory only.")
+                log.notice("NVML lists no GPU; showing CPU and memory only.")
                 return
             }
             let gpu = try selection.open(in: nvml)
             sampler.setGPU(nvml: nvml, device: gpu, label: selection.label)
-            Console.err("GPU \(selection.label): \(gpu.name) (\(gpu.uuid))")
+            log.notice("GPU \(selection.label): \(gpu.name) (\(gpu.uuid))")
         } catch {
             // Asked for a GPU explicitly: an error. Otherwise: say why there are no GPU figures.
             if device != nil { throw GuardianFlowError.unavailable("GPU metrics: \(error)") }
-            Console.err("No GPU metrics: \(error)")
+            log.warning("No GPU metrics: \(error)")
         }
     }
 }

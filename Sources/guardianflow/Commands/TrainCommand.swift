@@ -100,7 +100,6 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings = try await loadSettings(global, flags: systemMetricsInterval.map { [.systemMetricsInterval: $0] } ?? [:])
         var options = TrainingOptions()
         options.imgsz = imgsz ?? options.imgsz
         options.learningRate = lr
@@ -115,16 +114,15 @@ struct TrainCommand: AsyncParsableCommand {
         options.extraArguments = parsePairs(arguments)
 
         let control = TrainingControl()
-        let display = ProgressDisplay()
-        var runner = TrainingRunner(
-            experimentName: experiment ?? "", modelArch: model ?? "", dataYAML: data ?? "", settings: settings, control: control,
-            onProgress: { display.show($0) }, notice: { display.notice($0) })
-        runner.settings = settings
         let interrupts = InterruptHandler(control: control) { signal in
-            display.notice(signal == 15 ? "SIGTERM: stopping the trainer…" : "Ctrl-C: stopping the trainer…")
+            log.notice(signal == 15 ? "SIGTERM: stopping the trainer…" : "Ctrl-C: stopping the trainer…")
         }
-        try await runReporting(settings) {
-            defer { withExtendedLifetime(interrupts) {} }
+        defer { withExtendedLifetime(interrupts) {} }
+        try await global.run(flags: systemMetricsInterval.map { [.systemMetricsInterval: $0] } ?? [:]) { settings in
+            let display = ProgressDisplay()
+            let runner = TrainingRunner(
+                experimentName: experiment ?? "", modelArch: model ?? "", dataYAML: data ?? "", settings: settings, control: control,
+                onProgress: { display.show($0) })
             let result: TrainingResult
             do {
                 if let resume {
@@ -133,11 +131,11 @@ struct TrainCommand: AsyncParsableCommand {
                     result = try await runner.run(epochs: epochs, batchSize: batch, options: options)
                 }
             } catch {
-                display.finish()
+                Console.endLiveLine()
                 reportFailure(error, seen: display.lastSeen, ended: control.endedStatus?.rawValue)
                 throw error
             }
-            display.finish()
+            Console.endLiveLine()
             try report(result, settings: settings)
         }
     }

@@ -5,18 +5,42 @@ import Foundation
 import GuardianFlow
 
 /// Where the executable writes: results on stdout, everything else on stderr, secrets scrubbed.
+///
+/// stderr may hold one live line (the training's progress, redrawn in place on a terminal):
+/// any other line written to stderr ends it first, so the two never mix.
 enum Console {
-    nonisolated(unsafe) static var secrets: [String] = []
+    /// The secret values of the command's settings, scrubbed from everything written.
+    static var secrets: [String] {
+        get { state.withLock { $0.secrets } }
+        set { state.withLock { $0.secrets = newValue } }
+    }
 
     static var stdoutIsTerminal: Bool { isatty(1) == 1 }
     static var stderrIsTerminal: Bool { isatty(2) == 1 }
 
     static func out(_ text: String) {
-        FileHandle.standardOutput.write(Data((Redaction.scrub(text, secrets: secrets) + "\n").utf8))
+        let scrubbed = state.withLock { Redaction.scrub(text, secrets: $0.secrets) }
+        FileHandle.standardOutput.write(Data((scrubbed + "\n").utf8))
     }
 
     static func err(_ text: String) {
-        FileHandle.standardError.write(Data((Redaction.scrub(text, secrets: secrets) + "\n").utf8))
+        state.withLock { state in
+            state.endLiveLine()
+            FileHandle.standardError.write(Data((Redaction.scrub(text, secrets: state.secrets) + "\n").utf8))
+        }
+    }
+
+    /// Redraws the live line on stderr (a terminal only; elsewhere use ``err(_:)``).
+    static func live(_ text: String) {
+        state.withLock { state in
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(Redaction.scrub(text, secrets: state.secrets))".utf8))
+            state.liveLineOpen = true
+        }
+    }
+
+    /// Ends the live line, if one is showing, so that what follows starts on a line of its own.
+    static func endLiveLine() {
+        state.withLock { $0.endLiveLine() }
     }
 
     /// Prints a value as JSON on stdout.
@@ -31,5 +55,32 @@ enum Console {
     /// A line for a person: coloured only on a terminal.
     static func styled(_ text: String, _ code: String) -> String {
         stdoutIsTerminal && ProcessInfo.processInfo.environment["NO_COLOR"] == nil ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text
+    }
+
+    private struct State {
+        var secrets: [String] = []
+        var liveLineOpen = false
+
+        mutating func endLiveLine() {
+            guard liveLineOpen else { return }
+            FileHandle.standardError.write(Data("\n".utf8))
+            liveLineOpen = false
+        }
+    }
+
+    private static let state = Locked(State())
+}
+
+/// A value behind a lock.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
     }
 }

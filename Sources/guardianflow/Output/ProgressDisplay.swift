@@ -1,11 +1,12 @@
 import Foundation
 import GuardianFlow
 
-/// The training progress on stderr: one self-updating line on a terminal, plain lines elsewhere.
+/// The training progress on stderr: one self-updating line on a terminal, plain lines elsewhere;
+/// nothing with `--quiet` (or a log level above notice).
 final class ProgressDisplay: @unchecked Sendable {
     private let lock = NSLock()
     private let live: Bool
-    private var lineOpen = false
+    private let shown: Bool
     private var seenRun: String?
     private var seenMetrics: TrainingMetrics?
 
@@ -17,13 +18,7 @@ final class ProgressDisplay: @unchecked Sendable {
     /// self-updating line on a terminal, plain lines elsewhere.
     init() {
         live = Console.stderrIsTerminal
-    }
-
-    func notice(_ text: String) {
-        lock.withLock {
-            closeLine()
-            Console.err(text)
-        }
+        shown = StderrLogHandler.threshold <= .notice
     }
 
     func show(_ progress: TrainingProgress) {
@@ -31,36 +26,23 @@ final class ProgressDisplay: @unchecked Sendable {
             switch progress.phase {
             case .starting(let runId, _):
                 seenRun = runId
-                closeLine()
-                Console.err("Run \(runId) created; starting the trainer…")
+                say("Run \(runId) created; starting the trainer…")
             case .started(let device, let saveDir):
-                closeLine()
-                Console.err("Training on \(device), \(progress.epochs) epochs (files in \(saveDir)).")
+                say("Training on \(device), \(progress.epochs) epochs (files in \(saveDir)).")
             case .epoch(let metrics):
                 seenMetrics = metrics
                 let text = epochLine(progress, metrics)
-                if live {
-                    FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
-                    lineOpen = true
-                } else {
-                    Console.err(text)
-                }
+                guard shown else { return }
+                if live { Console.live(text) } else { Console.err(text) }
             case .finishing(let what):
-                closeLine()
-                Console.err("Finishing: \(what)…")
+                say("Finishing: \(what)…")
             }
         }
     }
 
-    func finish() {
-        lock.withLock { closeLine() }
-    }
-
-    private func closeLine() {
-        if lineOpen {
-            FileHandle.standardError.write(Data("\n".utf8))
-            lineOpen = false
-        }
+    /// One line of its own (a live epoch line before it is ended first).
+    private func say(_ text: String) {
+        if shown { Console.err(text) }
     }
 
     private func epochLine(_ progress: TrainingProgress, _ metrics: TrainingMetrics) -> String {
