@@ -240,7 +240,8 @@ public final class RunLogger: @unchecked Sendable {
     }
 
     /// Records merged in order into one batch: metrics all kept (their steps and timestamps
-    /// tell them apart), a param's first value, a tag's last value.
+    /// tell them apart), a param's first value (as MLflow and ``LogBatchPlanner`` keep it), a
+    /// tag's last value.
     static func coalesce(_ records: [JournalRecord]) -> (metrics: [Metric], params: [KeyValue], tags: [KeyValue]) {
         var metrics: [Metric] = []
         var params: [KeyValue] = []

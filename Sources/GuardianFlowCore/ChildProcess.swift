@@ -79,9 +79,8 @@ public final class ChildProcess: @unchecked Sendable {
     public let spec: ProcessSpec
 
     private let lock = NSLock()
-    private var exit: ProcessExit?
-    private var waiters: [CheckedContinuation<ProcessExit, Never>] = []
     private var reaping = false
+    private let exited = Latch<ProcessExit>()
 
     private init(pid: pid_t, stdout: FileHandle?, stderr: FileHandle?, spec: ProcessSpec) {
         self.pid = pid
@@ -193,20 +192,14 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Waits for the child to end (reaping it exactly once, whoever asks).
     public func waitForExit() async -> ProcessExit {
-        await withCheckedContinuation { continuation in
-            lock.lock()
-            if let exit {
-                lock.unlock()
-                continuation.resume(returning: exit)
-                return
-            }
-            waiters.append(continuation)
-            let start = !reaping
-            reaping = true
-            lock.unlock()
-            guard start else { return }
+        if let exit = exited.current { return exit }
+        let start: Bool = lock.withLock {
+            defer { reaping = true }
+            return !reaping
+        }
+        if start {
             let pid = self.pid
-            Thread.detachNewThread { [self] in
+            Thread.detachNewThread { [exited] in
                 var status: Int32 = 0
                 var outcome: ProcessExit = .exited(-1)
                 while true {
@@ -219,21 +212,17 @@ public final class ChildProcess: @unchecked Sendable {
                     }
                     break
                 }
-                lock.lock()
-                exit = outcome
-                let pending = waiters
-                waiters = []
-                lock.unlock()
-                for waiter in pending { waiter.resume(returning: outcome) }
+                exited.resolve(outcome)
             }
         }
+        return await exited.wait()
     }
 
     /// How the child ended, once someone reaped it (``waitForExit()``); nil before. A child that
     /// died but that nobody waits for yet is a zombie, not reaped: to learn whether it ended,
     /// use ``waitForExit(timeout:)``.
     public var reapedExit: ProcessExit? {
-        lock.withLock { exit }
+        exited.current
     }
 
     /// Waits for the child to end, at most `timeout`.
@@ -242,19 +231,16 @@ public final class ChildProcess: @unchecked Sendable {
     public func waitForExit(timeout: Duration) async -> ProcessExit? {
         if let exit = reapedExit { return exit }
         // Not a task group: it would wait for the waiter, which only ends when the child does.
-        let first = FirstAnswer<ProcessExit?>()
-        return await withCheckedContinuation { continuation in
-            first.set(continuation)
-            let timer = Task {
-                try? await Task.sleep(for: timeout)
-                first.answer(nil)
-            }
-            Task {
-                let exit = await self.waitForExit()
-                first.answer(exit)
-                timer.cancel()
-            }
+        let first = Latch<ProcessExit?>()
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            first.resolve(nil)
         }
+        Task {
+            first.resolve(await self.waitForExit())
+            timer.cancel()
+        }
+        return await first.wait()
     }
 
     /// Sends a signal to the child, or to its whole process group.
@@ -403,30 +389,4 @@ final class SpawnerThread: @unchecked Sendable {
 
 private final class ResultBox<R>: @unchecked Sendable {
     var value: R?
-}
-
-/// Resumes a continuation with the first of several answers; the later ones are dropped.
-private final class FirstAnswer<T: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<T, Never>?
-    private var early: T??
-
-    func set(_ continuation: CheckedContinuation<T, Never>) {
-        let ready: T?? = lock.withLock {
-            if let early { return early }
-            self.continuation = continuation
-            return nil
-        }
-        if let ready { continuation.resume(returning: ready!) }
-    }
-
-    func answer(_ value: T) {
-        let waiting: CheckedContinuation<T, Never>? = lock.withLock {
-            guard early == nil else { return nil }
-            early = .some(value)
-            defer { continuation = nil }
-            return continuation
-        }
-        waiting?.resume(returning: value)
-    }
 }

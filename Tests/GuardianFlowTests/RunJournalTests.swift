@@ -87,6 +87,7 @@ struct RunJournalTests {
         await logger.stop()
         #expect(logger.rejected.map(\.seq) == [1])
         #expect(notices.contains("refused journal record 1"))
+        #expect(notices.level(of: "refused journal record 1") == .warning, "a refused batch is a warning: work goes on")
         let accepted = server.requests.filter { !Self.metrics($0).contains { $0["key"] as? String == "bad" } }.flatMap(Self.metrics)
         #expect(accepted.compactMap { $0["step"] as? Int } == [1, 3])
     }

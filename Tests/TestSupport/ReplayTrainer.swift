@@ -29,9 +29,7 @@ public struct ReplayTrainerLauncher: TrainerLauncher {
 final class ReplayTrainerProcess: TrainerProcess, @unchecked Sendable {
     let events: AsyncStream<TrainerEvent>
     private let continuation: AsyncStream<TrainerEvent>.Continuation
-    private let lock = NSLock()
-    private var exit: ProcessExit?
-    private var waiters: [CheckedContinuation<ProcessExit, Never>] = []
+    private let exited = Latch<ProcessExit>()
     let logFile: String
 
     init(events: [TrainerEvent], hang: Bool, exitCode: Int32, delay: Duration, logFile: String) {
@@ -58,13 +56,7 @@ final class ReplayTrainerProcess: TrainerProcess, @unchecked Sendable {
     }
 
     func finish(_ outcome: ProcessExit) {
-        let pending: [CheckedContinuation<ProcessExit, Never>] = lock.withLock {
-            guard exit == nil else { return [] }
-            exit = outcome
-            defer { waiters = [] }
-            return waiters
-        }
-        for waiter in pending { waiter.resume(returning: outcome) }
+        exited.resolve(outcome)
     }
 
     func stop(grace: Duration) async {
@@ -73,14 +65,7 @@ final class ReplayTrainerProcess: TrainerProcess, @unchecked Sendable {
     }
 
     func waitForExit() async -> ProcessExit {
-        await withCheckedContinuation { continuation in
-            let done: ProcessExit? = lock.withLock {
-                if let exit { return exit }
-                waiters.append(continuation)
-                return nil
-            }
-            if let done { continuation.resume(returning: done) }
-        }
+        await exited.wait()
     }
 
     func logTail(lines: Int) -> String { "replayed trainer log" }

@@ -10,7 +10,8 @@ public struct LogBatchPlanner: Sendable {
     }
 
     /// Sanitizes and splits: non-finite metric values are dropped, keys made valid, long
-    /// param and tag values truncated, a param given twice kept once (the last value).
+    /// param and tag values truncated, a param given twice kept once with its first value, as MLflow keeps
+    /// it (a param cannot change once logged).
     public func plan(metrics: [Metric], params: [KeyValue], tags: [KeyValue]) -> [LogBatch] {
         let cleanMetrics = metrics.compactMap { metric -> Metric? in
             guard metric.value.isFinite else { return nil }
@@ -18,17 +19,12 @@ public struct LogBatchPlanner: Sendable {
             m.key = MLflowKey.sanitize(metric.key, maxLength: limits.maxKeyLength)
             return m
         }
-        var seenParams: [String: Int] = [:]
+        var seenParams: Set<String> = []
         var cleanParams: [KeyValue] = []
         for param in params {
             let key = MLflowKey.sanitize(param.key, maxLength: limits.maxKeyLength)
-            let value = MLflowKey.truncate(param.value, to: limits.maxParamValueLength)
-            if let index = seenParams[key] {
-                cleanParams[index].value = value
-            } else {
-                seenParams[key] = cleanParams.count
-                cleanParams.append(KeyValue(key: key, value: value))
-            }
+            guard seenParams.insert(key).inserted else { continue }
+            cleanParams.append(KeyValue(key: key, value: MLflowKey.truncate(param.value, to: limits.maxParamValueLength)))
         }
         let cleanTags = tags.map {
             KeyValue(
