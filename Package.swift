@@ -7,6 +7,10 @@ let settings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
+let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
+
 // Linux only: the code reads /proc (system metrics, leases) and calls glibc-only functions
 // (pipe2, posix_spawn_file_actions_addchdir_np), so no Apple platform is declared.
 let package = Package(
@@ -45,45 +49,26 @@ let package = Package(
         .target(name: "MLflow", dependencies: ["HTTPSupport"], swiftSettings: settings),
         .target(
             name: "S3",
-            dependencies: ["HTTPSupport", "PathSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["HTTPSupport", "PathSupport", crypto],
             swiftSettings: settings
         ),
         .target(name: "CSupport"),
 
-        // The domain, one target per seam; ARCHITECTURE.md draws the graph.
+        // The domain, one target per seam. ARCHITECTURE.md draws this graph (a test checks that
+        // the drawing and these lists agree).
+        .target(name: "GuardianFlowCore", dependencies: ["MLflow", "S3", "CSupport", logging], swiftSettings: settings),
+        .target(name: "Config", dependencies: ["GuardianFlowCore", "MLflow", "S3", "PathSupport", yams, logging], swiftSettings: settings),
+        .target(name: "SystemMonitoring", dependencies: ["GuardianFlowCore", "MLflow"], swiftSettings: settings),
+        .target(name: "Artifacts", dependencies: ["GuardianFlowCore", "Config", "MLflow", "S3", "PathSupport", crypto], swiftSettings: settings),
+        .target(name: "Registry", dependencies: ["GuardianFlowCore", "Artifacts", "MLflow", "S3"], swiftSettings: settings),
+        .target(name: "Tracking", dependencies: ["GuardianFlowCore", "Config", "MLflow", logging], swiftSettings: settings),
         .target(
-            name: "GuardianFlowCore",
-            dependencies: [
-                "MLflow", "S3", "CSupport", "PathSupport", .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: settings
-        ),
-        .target(
-            name: "Config",
-            dependencies: ["GuardianFlowCore", "MLflow", "S3", "PathSupport", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log")],
-            swiftSettings: settings
-        ),
-        .target(name: "SystemMonitoring", dependencies: ["GuardianFlowCore"], swiftSettings: settings),
-        .target(
-            name: "Artifacts",
-            dependencies: [
-                "GuardianFlowCore", "Config", "MLflow", "S3", "PathSupport", .product(name: "Crypto", package: "swift-crypto"),
-            ],
-            swiftSettings: settings
-        ),
-        .target(name: "Registry", dependencies: ["GuardianFlowCore", "Artifacts", "MLflow"], swiftSettings: settings),
-        .target(name: "Tracking", dependencies: ["GuardianFlowCore", "Config", "MLflow", .product(name: "Logging", package: "swift-log")], swiftSettings: settings),
-        .target(
-            name: "Delivery",
-            dependencies: ["GuardianFlowCore", "Config", "Artifacts", "Registry", "Tracking", "MLflow", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: settings
-        ),
+            name: "Delivery", dependencies: ["GuardianFlowCore", "Config", "Artifacts", "Registry", "MLflow", logging], swiftSettings: settings),
         .target(
             name: "Training",
             dependencies: [
-                "GuardianFlowCore", "Config", "SystemMonitoring", "Artifacts", "Registry", "Tracking", "Delivery", "MLflow",
-                "PathSupport", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
+                "GuardianFlowCore", "Config", "SystemMonitoring", "Artifacts", "Registry", "Tracking", "Delivery", "MLflow", "PathSupport",
+                logging,
             ],
             swiftSettings: settings
         ),
@@ -91,8 +76,8 @@ let package = Package(
         .target(
             name: "GuardianFlow",
             dependencies: [
-                "GuardianFlowCore", "Config", "SystemMonitoring", "Artifacts", "Registry", "Tracking", "Delivery", "Training",
-                "MLflow", "S3", .product(name: "Logging", package: "swift-log"),
+                "GuardianFlowCore", "Config", "SystemMonitoring", "Artifacts", "Registry", "Tracking", "Delivery", "Training", "MLflow",
+                "S3", logging,
             ],
             swiftSettings: settings
         ),
@@ -101,7 +86,7 @@ let package = Package(
             dependencies: [
                 "GuardianFlow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+                logging,
             ],
             swiftSettings: settings,
             // A position-dependent release binary, as Go links by default: the loader then has no
@@ -113,7 +98,7 @@ let package = Package(
             dependencies: [
                 "MLflow",
                 "GuardianFlow",
-                .product(name: "Logging", package: "swift-log"),
+                logging,
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

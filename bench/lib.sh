@@ -204,8 +204,9 @@ build_note() {
   echo "$note"
 }
 
-# write_meta FILE [key=value | key=@file.json | --module NAME]...: uses load_before and load_after.
-write_meta() {
+# write_machine_meta FILE [key=value | key=@file.json | --module NAME]...: the machine, the load
+# (load_before, load_after) and the build of $gf, whatever binary that is.
+write_machine_meta() {
   local file=$1
   shift
   "$py" "$benchlib" meta "$file" \
@@ -215,6 +216,14 @@ write_meta() {
     mem="$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)" \
     os="$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-Linux}"), kernel $(uname -r)" \
     load_before="${load_before:-?}" load_after="${load_after:-?}" \
-    guardianflow="$("$gf" --version)" binary="${gf#"$root"/}" build="$(build_note)" \
+    binary="${gf#"$root"/}" build="$(build_note)" \
     "$@"
+}
+
+# write_meta FILE [key=value | key=@file.json | --module NAME]...: write_machine_meta with the
+# guardianflow binary's version.
+write_meta() {
+  local file=$1
+  shift
+  write_machine_meta "$file" guardianflow="$("$gf" --version)" "$@"
 }

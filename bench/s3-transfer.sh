@@ -175,6 +175,19 @@ sweep() {
   done
 }
 
+# timed_rounds ENDPOINT EXPECTED_DOWNLOAD_SHA: the N timed rounds on one endpoint, then its sweep
+# when SWEEP_ON names it.
+timed_rounds() {
+  local endpoint=$1 expected=$2 i
+  for i in $(seq "$N"); do
+    round main "$endpoint" "$i" "$size" "$src" "$src_sha" "$expected"
+  done
+  if [[ " $SWEEP_ON " == *" $endpoint "* && -n $SWEEP ]]; then
+    echo "==> $endpoint: guardianflow with SWEEP=\"$SWEEP\"" >&2
+    sweep "$endpoint" "$expected"
+  fi
+}
+
 load_before=$(loadavg)
 
 # --- moto ---------------------------------------------------------------------------------------
@@ -190,16 +203,11 @@ read -r AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY <<<"$keys"
 export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 "$py" "$helper" bucket "$moto_endpoint" "$BUCKET" 2>>"$out/moto-setup.log" || die "could not create the bucket on moto"
 
+
 echo "==> moto: untimed round with a $WARMUP_MIB MiB file" >&2
 round warmup moto 0 $((WARMUP_MIB * mib)) "$tmp/warmup.bin" "$warm_sha" "$warm_sha"
 echo "==> moto: $N rounds of $SIZE_MIB MiB, alternating gf upload, boto3 upload, gf download, boto3 download" >&2
-for i in $(seq "$N"); do
-  round main moto "$i" "$size" "$src" "$src_sha" "$src_sha"
-done
-if [[ " $SWEEP_ON " == *" moto "* && -n $SWEEP ]]; then
-  echo "==> moto: guardianflow with SWEEP=\"$SWEEP\"" >&2
-  sweep moto "$src_sha"
-fi
+timed_rounds moto "$src_sha"
 stop_server
 
 # --- the null endpoint ---------------------------------------------------------------------------
@@ -219,13 +227,7 @@ echo "==> null endpoint ($null_endpoint): untimed round with a $WARMUP_MIB MiB f
 round warmup null 0 $((WARMUP_MIB * mib)) "$tmp/warmup.bin" "$warm_sha" "$(null_sha $((WARMUP_MIB * mib)))"
 echo "==> null endpoint: $N rounds of $SIZE_MIB MiB" >&2
 pattern_sha=$(null_sha "$size")
-for i in $(seq "$N"); do
-  round main null "$i" "$size" "$src" "$src_sha" "$pattern_sha"
-done
-if [[ " $SWEEP_ON " == *" null "* && -n $SWEEP ]]; then
-  echo "==> null endpoint: guardianflow with SWEEP=\"$SWEEP\"" >&2
-  sweep null "$pattern_sha"
-fi
+timed_rounds null "$pattern_sha"
 for s in $SCALE_MIB; do
   echo "==> null endpoint: guardianflow's peak RSS with a $s MiB file" >&2
   if [ "$s" = "$SIZE_MIB" ]; then f=$src f_sha=$src_sha; else
@@ -246,14 +248,7 @@ null_pgid=
 first=$(ls "$out"/runs/main_moto_gf_upload_-x-_*_1.json | head -n 1)
 defaults="partSize $(( $(json_field "$first" part_size) / mib )) MiB, concurrency $(json_field "$first" concurrency), multipartThreshold $(( $(json_field "$first" multipart_threshold) / mib )) MiB"
 gf=$bin
-"$py" "$benchlib" meta "$tmp/meta.json" \
-  date="$(date -u '+%Y-%m-%d %H:%M UTC')" \
-  cpu="$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
-  nproc="$(nproc)" \
-  mem="$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)" \
-  os="$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-Linux}"), kernel $(uname -r)" \
-  load_before="$load_before" load_after="$load_after" \
-  binary="${bin#"$root"/}" build="$(build_note)" gf_defaults="${defaults:-?}" \
+write_machine_meta "$tmp/meta.json" gf_defaults="${defaults:-?}" \
   n="$N" size="$size" warmup_mib="$WARMUP_MIB" sweep_n="$SWEEP_N" \
   invocation="N=$N SIZE_MIB=$SIZE_MIB WARMUP_MIB=$WARMUP_MIB SCALE_MIB=\"$SCALE_MIB\" SWEEP=\"$SWEEP\" SWEEP_ON=\"$SWEEP_ON\" SWEEP_N=$SWEEP_N" \
   --module boto3 --module botocore --module moto

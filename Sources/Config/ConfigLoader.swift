@@ -1,6 +1,5 @@
 import Foundation
 import GuardianFlowCore
-import Yams
 
 /// Builds ``Settings`` from flags, the environment, a config file and defaults, in that order.
 ///
@@ -92,19 +91,8 @@ public struct ConfigLoader: Sendable {
     }
 
     static func readFile(_ path: String) throws -> [SettingKey: String] {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw GuardianFlowError.invalidInput("The config file \(path) cannot be read: \(error.localizedDescription).")
-        }
-        let node: Any?
-        do {
-            node = try Yams.load(yaml: text)
-        } catch {
-            throw GuardianFlowError.invalidInput(
-                "The config file \(path) is not valid YAML (\(error)). It must be a mapping such as `tracking_uri: http://host:5000`.")
-        }
+        let node = try YAMLFile(role: "The config file", example: "It must be a mapping such as `tracking_uri: http://host:5000`.")
+            .read(path).document
         guard let node else { return [:] }
         guard let mapping = node as? [String: Any] else {
             throw GuardianFlowError.invalidInput(

@@ -3,40 +3,6 @@ import GuardianFlowCore
 import Logging
 import S3
 
-/// Where a setting's value came from.
-public enum SettingSource: Sendable, Equatable, CustomStringConvertible {
-    case flag(String)
-    case environment(String)
-    case file(String)
-    case defaultValue
-    case unset
-
-    public var description: String {
-        switch self {
-        case .flag(let name): "flag \(name)"
-        case .environment(let name): "env \(name)"
-        case .file(let path): "file \(path)"
-        case .defaultValue: "default"
-        case .unset: "not set"
-        }
-    }
-}
-
-/// One effective setting.
-public struct Setting: Sendable, Equatable {
-    public var key: SettingKey
-    public var value: String?
-    public var source: SettingSource
-
-    /// The value as it may be shown: secrets masked, credentials in URIs redacted.
-    public var displayValue: String {
-        guard let value else { return "" }
-        if key.isSecret { return value.isEmpty ? "" : "****" }
-        if key == .awsAccessKeyID { return Redaction.maskAccessKey(value) }
-        return Redaction.redactURIs(value)
-    }
-}
-
 /// The effective configuration: flags over environment over config file over defaults.
 public struct Settings: Sendable {
     public private(set) var entries: [SettingKey: Setting]

@@ -1,8 +1,8 @@
 import Artifacts
+import Config
 import Foundation
 import GuardianFlowCore
 import PathSupport
-import Yams
 
 /// Checks everything a training needs before anything is written to MLflow: the data YAML,
 /// its image folders, the model, and the numbers. Each failure names the file or field and the fix.
@@ -79,18 +79,7 @@ public struct TrainingInputValidator: Sendable {
             throw GuardianFlowError.invalidInput(
                 "The data YAML \(yamlPath) does not exist. Give --data the path of a YOLO dataset YAML (train:, val:, names:).")
         }
-        let text: String
-        do {
-            text = try String(contentsOfFile: yamlPath, encoding: .utf8)
-        } catch {
-            throw GuardianFlowError.invalidInput("The data YAML \(yamlPath) cannot be read: \(error.localizedDescription).")
-        }
-        let parsed: Any?
-        do {
-            parsed = try Yams.load(yaml: text)
-        } catch {
-            throw GuardianFlowError.invalidInput("The data YAML \(yamlPath) is not valid YAML: \(error).")
-        }
+        let (text, parsed) = try YAMLFile(role: "The data YAML", example: "A YOLO dataset YAML has train:, val: and names:.").read(yamlPath)
         guard let mapping = parsed as? [String: Any] else {
             throw GuardianFlowError.invalidInput("The data YAML \(yamlPath) must be a mapping with train:, val: and names:.")
         }

@@ -31,5 +31,6 @@ struct GuardianFlowCommand: AsyncParsableCommand {
 }
 
 /// The executable's own logger; the library's components log through theirs. What it prints,
-/// and from which level, is ``StderrLogHandler``'s.
-let log = GuardianFlowLogging.logger("cli")
+/// and from which level, is ``StderrLogHandler``'s (made on each use, so never before that
+/// handler is installed).
+var log: Logger { GuardianFlowLogging.logger("cli") }
