@@ -86,7 +86,6 @@ final class TrainingSession: @unchecked Sendable {
     func makeFinisher() throws -> RunFinisher {
         try RunFinisher(client: client, artifactURI: run.artifactURI, settings: settings) { [onProgress = self.onProgress, weak self] step in
             guard let self else { return }
-            self.logger.debug("Finishing run \(self.run.runId): \(step).")
             onProgress(TrainingProgress(phase: .finishing(step), epoch: self.lastEpoch, epochs: self.epochsTotal, elapsed: self.elapsed, eta: nil))
         }
     }
