@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""Generate the tiny synthetic PPE detection dataset in examples/ppe-sample/.
+"""Generate the small synthetic PPE detection dataset in examples/ppe-sample/.
 
-Two classes, drawn as simple shapes on noisy backgrounds:
+Two classes, drawn as high-contrast shapes on dark, lightly noisy backgrounds:
     0 helmet  -> yellow filled circle
-    1 vest    -> orange filled rectangle
+    1 vest    -> orange filled rectangle, taller than wide
+
+It is made to be learnt: yolov8n.yaml trained from scratch on it (imgsz 96, batch 16, 40 epochs,
+the demo's settings) reaches a clearly non-zero mAP on a CPU in about a minute, while a few
+epochs at imgsz 64 stay quick enough for the tests.
 
 Layout (YOLO):
     ppe-sample/data.yaml
@@ -49,12 +53,12 @@ names:
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """Noisy, slightly tinted background with a soft gradient (never yellow/orange dominant)."""
-    base = rng.integers(40, 150, size=3).astype(np.float32)
-    base[0] = min(base[0], base[2] + 20)  # keep red low-ish so shapes stand out
+    """A dark, slightly tinted background with a soft gradient and light noise: the shapes stand out."""
+    base = rng.integers(30, 90, size=3).astype(np.float32)
+    base[0] = min(base[0], base[2] + 10)  # keep red low so yellow and orange stand out
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
-    grad = (rng.uniform(-30, 30) * xx + rng.uniform(-30, 30) * yy)[..., None]
-    noise = rng.normal(0, 18, size=(size, size, 3)).astype(np.float32)
+    grad = (rng.uniform(-15, 15) * xx + rng.uniform(-15, 15) * yy)[..., None]
+    noise = rng.normal(0, 8, size=(size, size, 3)).astype(np.float32)
     img = base[None, None, :] + grad + noise
     return np.clip(img, 0, 255).astype(np.uint8)
 
@@ -80,12 +84,12 @@ def make_image(rng: np.random.Generator, size: int):
     for _ in range(n_objects):
         cls = int(rng.integers(0, 2))
         for _attempt in range(30):
-            if cls == 0:  # helmet: circle, diameter 14..30 px
-                d = int(rng.integers(14, 31))
+            if cls == 0:  # helmet: circle, diameter 16..32 px
+                d = int(rng.integers(16, 33))
                 w = h = d
-            else:  # vest: rectangle, taller than wide
-                w = int(rng.integers(14, 28))
-                h = int(rng.integers(w, min(w + 14, 40) + 1))
+            else:  # vest: rectangle, clearly taller than wide
+                w = int(rng.integers(14, 24))
+                h = int(rng.integers(w + 8, w + 20))
             x0 = int(rng.integers(0, size - w + 1))
             y0 = int(rng.integers(0, size - h + 1))
             box = (x0, y0, x0 + w, y0 + h)  # exclusive right/bottom edge, in pixels
@@ -104,7 +108,7 @@ def make_image(rng: np.random.Generator, size: int):
     return img, labels
 
 
-def generate(out: Path, seed: int = 0, n_train: int = 24, n_val: int = 8, size: int = 96) -> None:
+def generate(out: Path, seed: int = 0, n_train: int = 64, n_val: int = 16, size: int = 96) -> None:
     rng = np.random.default_rng(seed)
     for sub in ("images", "labels"):
         if (out / sub).exists():
@@ -125,8 +129,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "ppe-sample")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--train", type=int, default=24)
-    ap.add_argument("--val", type=int, default=8)
+    ap.add_argument("--train", type=int, default=64)
+    ap.add_argument("--val", type=int, default=16)
     ap.add_argument("--size", type=int, default=96, help="square image size in pixels")
     a = ap.parse_args()
     generate(a.out, seed=a.seed, n_train=a.train, n_val=a.val, size=a.size)

@@ -16,6 +16,11 @@ public struct PythonTrainerLauncher: TrainerLauncher {
         self.configDirectory = configDirectory
     }
 
+    /// The launcher guardianflow uses: ultralytics' settings in `<work dir>/ultralytics-config`.
+    public init(python: PythonEnvironment, workDir: String) {
+        self.init(python: python, configDirectory: (workDir as NSString).appendingPathComponent("ultralytics-config"))
+    }
+
     /// The environment the child gets: no MLflow, AWS or guardianflow settings (no secrets
     /// reach the trainer or its log; none of them, whatever its name, changes what the trainer
     /// does), offline, private ultralytics settings.

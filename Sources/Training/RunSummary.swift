@@ -26,6 +26,16 @@ struct RunSummary {
         self.metrics = metrics
     }
 
+    /// What a best mAP50 of 0 usually means, and what to try; nil when the model found something.
+    var zeroMAPHint: String? {
+        guard best.mAP50 == 0 else { return nil }
+        return "The best mAP50 is 0: the model found none of the validation set's objects. The usual causes: too few epochs for "
+            + "a model trained from scratch (yolov8n.yaml needs tens of epochs even on a small dataset: try --epochs 50, or "
+            + "fine-tune a local .pt with --model), images too small for their objects (try a larger --imgsz, 640 for photos), "
+            + "or labels that do not match the images (labels/…/NAME.txt beside images/…/NAME.jpg, class ids below the number "
+            + "of names, coordinates between 0 and 1)."
+    }
+
     /// The summary as metric points, in key order.
     func metricPoints(timestamp: Int64) -> [Metric] {
         metrics.sorted { $0.key < $1.key }.map { Metric(key: $0.key, value: $0.value, timestamp: timestamp, step: step) }

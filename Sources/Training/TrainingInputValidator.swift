@@ -21,11 +21,29 @@ public struct TrainingInputValidator: Sendable {
     public struct Dataset: Sendable, Equatable {
         /// The data YAML, absolute.
         public var yamlPath: String
+        /// The folder its splits are relative to.
+        public var root: String
         public var classNames: [String]
-        public var trainImages: Int
-        public var valImages: Int
-        /// SHA-256 over the YAML and the names and sizes of every image and label file.
+        public var train: Split
+        public var val: Split
+        /// SHA-256 over the YAML and the names and sizes of every image.
         public var contentHash: String
+
+        public var trainImages: Int { train.images }
+        public var valImages: Int { val.images }
+
+        /// One split (train or val): its folders and what they hold.
+        public struct Split: Sendable, Equatable {
+            /// The image folders (or list files), absolute.
+            public var folders: [String]
+            public var images: Int
+            /// Images that have a label file (`labels/…/NAME.txt` beside `images/…/NAME.jpg`).
+            public var labels: Int
+            /// Boxes in those label files.
+            public var objects: Int
+            /// SHA-256 over the YAML and this split's image and label names and sizes.
+            public var contentHash: String
+        }
     }
 
     static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "dng", "mpo", "heic"]
@@ -73,7 +91,10 @@ public struct TrainingInputValidator: Sendable {
     }
 
     /// Validates a data YAML and its image folders.
-    public func validate(dataYAML path: String) throws -> Dataset {
+    ///
+    /// - Parameter root: the dataset folder when ultralytics puts it elsewhere than the YAML
+    ///   says (a built-in dataset under its `datasets_dir`).
+    public func validate(dataYAML path: String, root: String? = nil) throws -> Dataset {
         let yamlPath = Self.absolute(path)
         guard FileManager.default.fileExists(atPath: yamlPath) else {
             throw GuardianFlowError.invalidInput(
@@ -111,8 +132,8 @@ public struct TrainingInputValidator: Sendable {
                     "The data YAML \(yamlPath): 'nc: \(count)' does not match the \(names.count) names; fix one of them.")
             }
         }
-        let base = Self.datasetRoot(mapping: mapping, yamlPath: yamlPath)
-        var counts: [String: Int] = [:]
+        let base = root ?? Self.datasetRoot(mapping: mapping, yamlPath: yamlPath)
+        var splits: [String: Dataset.Split] = [:]
         var hashInput = Data(text.utf8)
         for split in ["train", "val"] {
             let entries: [String]
@@ -124,6 +145,10 @@ public struct TrainingInputValidator: Sendable {
                 throw GuardianFlowError.invalidInput("The data YAML \(yamlPath): '\(split):' must be a folder path or a list of them.")
             }
             var total = 0
+            var folders: [String] = []
+            var splitHash = Data(text.utf8)
+            var labels = 0
+            var objects = 0
             for entry in entries {
                 let folder = entry.hasPrefix("/") ? entry : (base as NSString).appendingPathComponent(entry)
                 var isDirectory: ObjCBool = false
@@ -137,16 +162,34 @@ public struct TrainingInputValidator: Sendable {
                         "The data YAML \(yamlPath): the \(split) images folder \(folder) has no images (.jpg, .png, …).")
                 }
                 total += files.count
+                folders.append(folder)
                 for file in files {
                     let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value ?? 0
-                    hashInput.append(Data("\(file.dropFirst(base.count)):\(size)\n".utf8))
+                    let line = Data("\(file.dropFirst(base.count)):\(size)\n".utf8)
+                    hashInput.append(line)
+                    splitHash.append(line)
+                    if let boxes = Self.labelLines(forImage: file) {
+                        labels += 1
+                        objects += boxes
+                        splitHash.append(Data("label:\(boxes)\n".utf8))
+                    }
                 }
             }
-            counts[split] = total
+            splits[split] = Dataset.Split(
+                folders: folders, images: total, labels: labels, objects: objects, contentHash: FileDigest.sha256(splitHash))
         }
         return Dataset(
-            yamlPath: yamlPath, classNames: names, trainImages: counts["train"] ?? 0, valImages: counts["val"] ?? 0,
+            yamlPath: yamlPath, root: base, classNames: names, train: splits["train"]!, val: splits["val"]!,
             contentHash: FileDigest.sha256(hashInput))
+    }
+
+    /// The boxes in an image's label file, as ultralytics pairs them (the last `/images/` of the
+    /// path becomes `/labels/`, the extension `.txt`); nil when it has none.
+    static func labelLines(forImage image: String) -> Int? {
+        guard let range = image.range(of: "/images/", options: .backwards) else { return nil }
+        let labelPath = ((image.replacingCharacters(in: range, with: "/labels/")) as NSString).deletingPathExtension + ".txt"
+        guard let text = try? String(contentsOfFile: labelPath, encoding: .utf8) else { return nil }
+        return text.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }.count
     }
 
     /// Validates the model: a local `.pt`/`.yaml` file, or an ultralytics model config name.

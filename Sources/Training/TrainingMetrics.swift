@@ -47,6 +47,14 @@ public struct TrainingMetrics: Sendable, Equatable, Codable {
         return out
     }
 
+    /// All seven metrics under their JSON names, nil where unknown: what `train --json` prints.
+    public var all: [String: Double?] {
+        [
+            "mAP50": mAP50, "mAP50_95": mAP50_95, "precision": precision, "recall": recall, "box_loss": boxLoss, "cls_loss": clsLoss,
+            "dfl_loss": dflLoss,
+        ].mapValues { $0.flatMap { $0.isFinite ? $0 : nil } }
+    }
+
     /// Every metric of one epoch event under guardianflow's names: the seven above, the
     /// validation losses as `val/…` and the learning rates as `lr/pg0…`.
     public static func epochMetrics(_ event: TrainerEvent.Epoch) -> [String: Double] {

@@ -2,6 +2,9 @@ import Foundation
 
 /// What a training is asked to do, beyond the experiment, model and data.
 public struct TrainingOptions: Sendable, Equatable {
+    /// The model `train` builds when none is given: yolov8n's config, trained from scratch.
+    public static let defaultModel = "yolov8n.yaml"
+
     /// ultralytics' default is 100.
     public var epochs: Int = 100
     /// 16 by default; -1 lets ultralytics pick (AutoBatch, GPU only).

@@ -36,7 +36,7 @@ public struct TrainingRunner: Sendable {
     public var logger: Logger
 
     public init(
-        experimentName: String, modelArch: String, dataYAML: String, settings: Settings? = nil,
+        experimentName: String, modelArch: String = TrainingOptions.defaultModel, dataYAML: String, settings: Settings? = nil,
         control: TrainingControl = TrainingControl(),
         onProgress: @escaping @Sendable (TrainingProgress) -> Void = { _ in },
         logger: Logger = GuardianFlowLogging.logger("training")
@@ -76,12 +76,12 @@ public struct TrainingRunner: Sendable {
         let python = PythonEnvironment.locate(settings: settings)
         let validator = TrainingInputValidator(ultralyticsPackage: python.ultralyticsPackage())
         try validator.validate(options: options)
-        let dataset = try validator.validate(dataYAML: dataYAML)
         let model = try validator.validate(model: modelArch)
         guard python.exists else {
             throw GuardianFlowError.invalidInput(
                 "No Python at \(python.python) to run ultralytics. Run scripts/setup, or set GUARDIANFLOW_PYTHON.")
         }
+        let dataset = try await validateData(validator, python: python, settings: settings)
 
         try Self.checkWorkDir(settings.workDir)
         let connector = TrackingConnector(settings: settings, logger: logger)
@@ -94,13 +94,14 @@ public struct TrainingRunner: Sendable {
         {
             try await ArtifactStores.forArtifactURI(FilePaths.parent(defaultLocation), client: client, s3: settings.s3Configuration).preflight()
         }
-        let experiment = try await client.getOrCreateExperiment(named: experimentName)
+        let experiment = try await TrainingExperiment.named(experimentName, client: client)
         try await ArtifactStores.forArtifactURI(experiment.artifactLocation, client: client, s3: settings.s3Configuration).preflight()
 
         let runName = options.runName ?? Self.defaultRunName(modelArch: modelArch)
         var tags = await RunTags.standard(
             experimentCommand: "guardianflow train", options: options, modelArch: modelArch, dataset: dataset)
         tags["guardianflow.data"] = dataset.yamlPath
+        tags["guardianflow.data_root"] = dataset.root
         // The lease comes before the run: if this process dies between the create and the run's
         // own lease, recovery finds the run by its create token and ends it.
         let createToken = UUID().uuidString
@@ -169,8 +170,9 @@ public struct TrainingRunner: Sendable {
             throw GuardianFlowError.registryState("Run \(runId) was not made by guardianflow train; it cannot be resumed.")
         }
         let validator = TrainingInputValidator(ultralyticsPackage: python.ultralyticsPackage())
-        let dataset = try validator.validate(dataYAML: dataPath)
+        let dataset = try validator.validate(dataYAML: dataPath, root: run.tags["guardianflow.data_root"])
         let experiment = try await client.getExperiment(id: run.info.experimentId)
+        try await TrainingExperiment.markKind(experiment, client: client)
 
         // last.pt: on disk when this machine ran it, else from the run's artifacts.
         let saveDir = (settings.workDir as NSString).appendingPathComponent("runs/\(runId)")
@@ -241,6 +243,21 @@ public struct TrainingRunner: Sendable {
                         + "guardianflow may write.")
             }
         }
+    }
+
+    /// The data YAML validated: a file, or the name of one of ultralytics' datasets, found (and,
+    /// when downloads are allowed, fetched) where the trainer will find it.
+    func validateData(_ validator: TrainingInputValidator, python: PythonEnvironment, settings: Settings) async throws
+        -> TrainingInputValidator.Dataset
+    {
+        guard DatasetLocator.isName(dataYAML) else { return try validator.validate(dataYAML: dataYAML) }
+        let launcher = PythonTrainerLauncher(python: python, workDir: settings.workDir)
+        try? FileManager.default.createDirectory(atPath: launcher.configDirectory, withIntermediateDirectories: true)
+        let locator = DatasetLocator(
+            python: python, environment: launcher.childEnvironment(),
+            downloadsAllowed: !DatasetLocator.offline(ProcessInfo.processInfo.environment), logger: logger)
+        let located = try await locator.locate(dataYAML)
+        return try validator.validate(dataYAML: located.yaml, root: located.root)
     }
 
     /// What earlier guardianflow processes on this machine left undone: their journals are

@@ -39,6 +39,7 @@ extension TrainingSession {
         progress(.finishing("logging the best checkpoint's metrics"))
         flushSamples()
         let summary = RunSummary(finished, lastEpoch: lastEpoch, gpu: monitor?.gpuSummary)
+        if let hint = summary.zeroMAPHint { logger.warning("\(hint)") }
         runLogger.log(metrics: summary.metricPoints(timestamp: mlflowTimestamp()))
         let plan = FinishPlan(
             runId: run.runId, experimentId: run.experimentId, artifactURI: run.artifactURI, saveDir: finished.saveDir,

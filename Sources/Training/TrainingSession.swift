@@ -138,11 +138,9 @@ final class TrainingSession: @unchecked Sendable {
 
     func supervise(_ job: TrainingJob) async throws -> TrainingResult {
         progress(.starting(runId: run.runId, experimentId: run.experimentId))
+        if !resuming { await logDatasetInputs() }
         try? FileManager.default.createDirectory(atPath: FilePaths.parent(saveDir), withIntermediateDirectories: true)
-        let trainerLauncher =
-            launcher
-            ?? PythonTrainerLauncher(
-                python: python, configDirectory: (settings.workDir as NSString).appendingPathComponent("ultralytics-config"))
+        let trainerLauncher = launcher ?? PythonTrainerLauncher(python: python, workDir: settings.workDir)
         let trainer: any TrainerProcess
         do {
             trainer = try trainerLauncher.launch(job, logFile: logFile)
@@ -271,6 +269,16 @@ final class TrainingSession: @unchecked Sendable {
         if let trainer {
             let grace = control.grace
             Task.detached { await trainer.stop(grace: grace) }
+        }
+    }
+
+    /// The training and validation sets as the run's MLflow inputs (its Datasets section). A
+    /// failure is a warning: the run's tags name the dataset and its SHA-256 all the same.
+    func logDatasetInputs() async {
+        do {
+            try await client.with(retry: .interactive).logInputs(runId: run.runId, datasets: DatasetInputs.make(for: dataset))
+        } catch {
+            logger.warning("The run's Datasets section stays empty: MLflow did not take its dataset inputs (\(error)).")
         }
     }
 

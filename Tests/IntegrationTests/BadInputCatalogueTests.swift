@@ -66,7 +66,7 @@ struct BadInputCatalogueTests {
         // Arguments (ArgumentParser: 64)
         Case(name: "unknown command", arguments: ["frobnicate"], exitCode: 64, message: "Unexpected argument 'frobnicate'"),
         Case(name: "train without --experiment", arguments: ["train", "--data", "d.yaml", "--model", "m"], exitCode: 64, message: "Missing --experiment"),
-        Case(name: "train without --model", arguments: ["train", "--experiment", "x", "--data", "d.yaml"], exitCode: 64, message: "Missing --model"),
+        Case(name: "train without --data", arguments: ["train", "--experiment", "x", "--model", "m"], exitCode: 64, message: "Missing --data"),
         Case(name: "train --epochs not a number", arguments: train(["--epochs", "abc"]), exitCode: 64, message: "'abc' is invalid for '--epochs"),
         Case(name: "train --tag without =", arguments: train(["--tag", "novalue"]), exitCode: 64, message: "must be key=value"),
         Case(

@@ -13,7 +13,8 @@ Event channel
      "start_epoch","batch","resume","args"}                          device_uuid: "GPU-..." or null
     {"event":"epoch","epoch","epochs","time","metrics","lr"}          one per epoch, 1-based
     {"event":"finished","save_dir","best","last","epochs_completed","best_metrics","speed_ms",
-     "results_csv","args_yaml"}
+     "results_csv","args_yaml"}      best_metrics: best.pt's final evaluation and the train/ losses
+                                     of the epoch it comes from
     {"event":"error","kind":"oom|dataset|model|config|other","message","traceback"}   then exit 1
 
 Job JSON
@@ -474,6 +475,9 @@ class _Run:
         self.emitted: list[int] = []
         self.in_final_eval = False
         self.best_metrics: dict[str, Any] | None = None
+        # The training losses of the epoch best.pt comes from (the last one whose fitness was a
+        # new best): the final evaluation re-measures best.pt's metrics, but not its training losses.
+        self.best_epoch_losses: dict[str, Any] = {}
 
     # on_pretrain_routine_start: the trainer exists (args/save_dir final); dataset checks follow.
     def on_pretrain_routine_start(self, trainer) -> None:
@@ -530,6 +534,9 @@ class _Run:
         if trainer.tloss is not None:
             metrics.update(trainer.label_loss_items(trainer.tloss, prefix="train"))
         metrics.update(trainer.metrics or {})
+        fitness, best_fitness = getattr(trainer, "fitness", None), getattr(trainer, "best_fitness", None)
+        if fitness is not None and best_fitness is not None and fitness == best_fitness:
+            self.best_epoch_losses = {k: v for k, v in _metric_dict(metrics).items() if k.startswith("train/")}
         self.emitted.append(epoch)
         self.events.emit(
             "epoch",
@@ -556,7 +563,7 @@ class _Run:
             best=str(best) if best and best.is_file() else None,
             last=str(last) if last and last.is_file() else None,
             epochs_completed=self.emitted[-1] if self.emitted else int(trainer.start_epoch),
-            best_metrics=self.best_metrics or {},
+            best_metrics={**self.best_epoch_losses, **(self.best_metrics or {})},
             speed_ms=_metric_dict(speed),
             results_csv=str(trainer.csv),
             args_yaml=str(Path(trainer.save_dir) / "args.yaml"),

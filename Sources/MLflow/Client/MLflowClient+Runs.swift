@@ -47,6 +47,14 @@ extension MLflowClient {
         return try await searchRuns(experimentIds: [experimentId], filter: filter, viewType: .all, maxResults: 1).runs.first?.info
     }
 
+    /// Records the datasets a run used (`runs/log-inputs`); MLflow keeps one dataset per name
+    /// and digest, so logging the same one again adds nothing.
+    public func logInputs(runId: String, datasets: [DatasetInput]) async throws {
+        guard !datasets.isEmpty else { return }
+        try await call(
+            "POST", "runs/log-inputs", body: ["run_id": .string(runId), "datasets": .array(datasets.map(\.json))], as: Empty.self)
+    }
+
     /// Sets a run's status and end time.
     @discardableResult
     public func updateRun(

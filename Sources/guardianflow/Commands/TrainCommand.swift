@@ -24,21 +24,31 @@ struct TrainCommand: AsyncParsableCommand {
             failed (full or read-only: the journal cannot be written), 77 credentials refused, \
             130/143 interrupted.
 
-            Example:
+            --model defaults to yolov8n.yaml, trained from scratch; give a local .pt to fine-tune. \
+            --data takes a dataset YAML, or the name of an ultralytics dataset (coco8.yaml, \
+            coco128.yaml), looked for in ultralytics' datasets_dir; when it is not there and downloads \
+            are off (YOLO_OFFLINE=1) the training is refused before any run exists.
+
+            Examples:
               guardianflow train --experiment ppe --data site-a/data.yaml \\
                 --model yolov8n.yaml --epochs 100 --batch 16 \\
                 --customer donghwa-entec --task ppe
+              guardianflow train --experiment test --data coco128.yaml --epochs 1 --batch 8
             """
     )
 
     @OptionGroup var global: GlobalOptions
 
     @Option(help: "The MLflow experiment, created when missing (required unless --resume).") var experiment: String?
-    @Option(help: ArgumentHelp("The dataset YAML with train:, val:, names: (required unless --resume).", valueName: "data.yaml"))
+    @Option(
+        help: ArgumentHelp(
+            "The dataset YAML with train:, val:, names:, or the name of one of ultralytics' datasets (coco8.yaml, coco128.yaml: "
+                + "found in its datasets_dir; required unless --resume).", valueName: "data.yaml"))
     var data: String?
     @Option(
         help: ArgumentHelp(
-            "A model config such as yolov8n.yaml (from scratch) or local .pt weights (required unless --resume).", valueName: "arch"))
+            "The model: a config such as yolov8n.yaml trains from scratch (the default: yolov8n.yaml); a local .pt fine-tunes "
+                + "those weights (e.g. --model weights/yolov8n.pt). Weights are never downloaded.", valueName: "arch"))
     var model: String?
     @Option(help: "Epochs to train (default: 100).") var epochs: Int?
     @Option(parsing: .unconditional, help: "Batch size (default: 16); -1 lets ultralytics pick one that fits, with --device N.")
@@ -82,8 +92,9 @@ struct TrainCommand: AsyncParsableCommand {
             }
         } else {
             guard experiment != nil else { throw ValidationError("Missing --experiment NAME (or --resume RUN_ID).") }
-            guard data != nil else { throw ValidationError("Missing --data DATA.yaml.") }
-            guard model != nil else { throw ValidationError("Missing --model ARCH (e.g. yolov8n.yaml or a local .pt).") }
+            guard data != nil else {
+                throw ValidationError("Missing --data DATA.yaml (a dataset YAML, or the name of an ultralytics dataset such as coco8.yaml).")
+            }
         }
         for pair in tags + arguments where !pair.contains("=") || pair.hasPrefix("=") {
             throw ValidationError("'\(pair)' must be key=value.")
@@ -121,7 +132,7 @@ struct TrainCommand: AsyncParsableCommand {
         try await global.run(flags: systemMetricsInterval.map { [.systemMetricsInterval: $0] } ?? [:]) { settings in
             let display = ProgressDisplay()
             let runner = TrainingRunner(
-                experimentName: experiment ?? "", modelArch: model ?? "", dataYAML: data ?? "", settings: settings, control: control,
+                experimentName: experiment ?? "", modelArch: model ?? TrainingOptions.defaultModel, dataYAML: data ?? "", settings: settings, control: control,
                 onProgress: { display.show($0) })
             let result: TrainingResult
             do {
@@ -148,7 +159,7 @@ struct TrainCommand: AsyncParsableCommand {
         let wrapped = GuardianFlowError.wrap(error)
         try? Console.json(
             JSONResult(
-                run_id: runId, status: ended, metrics: seen.metrics?.dictionary() ?? [:], model: nil,
+                run_id: runId, status: ended, metrics: seen.metrics?.all ?? [:], model: nil,
                 error: .init(exit_code: wrapped.exitCode, message: Redaction.redactURIs(wrapped.description))))
     }
 
@@ -164,7 +175,8 @@ struct TrainCommand: AsyncParsableCommand {
         }
         var run_id: String
         var status: String?
-        var metrics: [String: Double]
+        /// The best epoch's seven metrics (null where unknown); the last epoch's when the training did not finish.
+        var metrics: [String: Double?]
         var model: Model?
         var error: Failure? = nil
 
@@ -184,7 +196,7 @@ struct TrainCommand: AsyncParsableCommand {
         if output.json {
             try Console.json(
                 JSONResult(
-                    run_id: result.runId, status: result.status.rawValue, metrics: result.metrics.dictionary(),
+                    run_id: result.runId, status: result.status.rawValue, metrics: result.metrics.all,
                     model: result.model.map { .init(name: $0.name, version: $0.version, alias: $0.alias) }))
             return
         }
