@@ -19,6 +19,49 @@ struct OutageTests {
         var all: String { lines.joined(separator: "\n") }
     }
 
+    /// `guardianflow train` as a child process of its own group, its stderr lines collected as
+    /// they come and its stdout kept for the end.
+    struct TrainingChild {
+        let process: ChildProcess
+        let lines = Lines()
+        let reader: Task<Void, Never>
+        let output: Task<String, Never>
+
+        init(_ arguments: [String], environment: [String: String]) throws {
+            let process = try ChildProcess.spawn(
+                ProcessSpec(
+                    executable: TestEnvironment.executable, arguments: arguments, environment: environment, stdout: .pipe, stderr: .pipe,
+                    grouping: .newGroup))
+            self.process = process
+            let lines = self.lines
+            reader = Task { for await line in ChildProcess.lines(of: process.stderr!) { await lines.add(line) } }
+            output = Task {
+                var out = ""
+                for await line in ChildProcess.lines(of: process.stdout!) { out += line + "\n" }
+                return out
+            }
+        }
+
+        /// Returns once the first of `epochs` epochs is on stderr; fails the test if the process
+        /// ended or 240 s passed first.
+        func waitForFirstEpoch(of epochs: Int) async throws {
+            let deadline = ContinuousClock.now + .seconds(240)
+            while await !lines.contains("epoch 1/\(epochs)"), ContinuousClock.now < deadline {
+                if await process.waitForExit(timeout: .milliseconds(100)) != nil { break }
+            }
+            let sawFirstEpoch = await lines.contains("epoch 1/\(epochs)")
+            let soFar = await lines.all
+            try #require(sawFirstEpoch, "\(soFar)")
+        }
+
+        /// How it ended, with all it wrote on stdout and stderr.
+        func finish() async -> (exit: ProcessExit, stdout: String, stderr: String) {
+            let exit = await process.waitForExit()
+            _ = await reader.value
+            return (exit, await output.value, await lines.all)
+        }
+    }
+
     @Test("MLflow stopped mid-training and started again: every epoch of results.csv once in the history, FINISHED, registered")
     func outageDuringTraining() async throws {
         let directory = TestEnvironment.temporaryDirectory("outage-server")
@@ -26,46 +69,25 @@ struct OutageTests {
         let work = TestEnvironment.temporaryDirectory("outage-work")
         let epochs = 10
         try await withStopping(try await MLflowTestServer.start(directory: directory, port: port)) { first in
-            let child = try ChildProcess.spawn(
-                ProcessSpec(
-                    executable: TestEnvironment.executable,
-                    arguments: [
-                        "train", "--experiment", "outage", "--data", Self.data, "--model", "yolov8n.yaml", "--epochs", String(epochs),
-                        "--batch", "8", "--imgsz", "64", "--device", "cpu", "--workers", "0", "--arg", "plots=false",
-                        "--system-metrics-interval", "1", "--json",
-                    ],
-                    environment: TestEnvironment.cleanEnvironment([
-                        "MLFLOW_TRACKING_URI": first.uri, "GUARDIANFLOW_WORK_DIR": work, "GUARDIANFLOW_OUTAGE_WAIT_SECONDS": "240",
-                    ]),
-                    stdout: .pipe, stderr: .pipe, grouping: .newGroup))
-            defer { child.signal(SIGKILL) }
-            let lines = Lines()
-            let reader = Task {
-                for await line in ChildProcess.lines(of: child.stderr!) { await lines.add(line) }
-            }
-            let output = Task { () -> String in
-                var out = ""
-                for await line in ChildProcess.lines(of: child.stdout!) { out += line + "\n" }
-                return out
-            }
+            let training = try TrainingChild(
+                [
+                    "train", "--experiment", "outage", "--data", Self.data, "--model", "yolov8n.yaml", "--epochs", String(epochs),
+                    "--batch", "8", "--imgsz", "64", "--device", "cpu", "--workers", "0", "--arg", "plots=false",
+                    "--system-metrics-interval", "1", "--json",
+                ],
+                environment: TestEnvironment.cleanEnvironment([
+                    "MLFLOW_TRACKING_URI": first.uri, "GUARDIANFLOW_WORK_DIR": work, "GUARDIANFLOW_OUTAGE_WAIT_SECONDS": "240",
+                ]))
+            defer { training.process.signal(SIGKILL) }
             // The first epoch reached MLflow: take the server away.
-            let deadline = ContinuousClock.now + .seconds(240)
-            while await !lines.contains("epoch 1/\(epochs)"), ContinuousClock.now < deadline {
-                if await child.waitForExit(timeout: .milliseconds(100)) != nil { break }
-            }
-            let sawFirstEpoch = await lines.contains("epoch 1/\(epochs)")
-            let soFar = await lines.all
-            try #require(sawFirstEpoch, "\(soFar)")
+            try await training.waitForFirstEpoch(of: epochs)
             await first.stop()
             // Waiting on the child reaps it if it died: nil means it still runs after 8 s.
-            let exitedDuringOutage = await child.waitForExit(timeout: .seconds(8))
+            let exitedDuringOutage = await training.process.waitForExit(timeout: .seconds(8))
             #expect(exitedDuringOutage == nil, "training goes on while MLflow is away")
 
             try await withStopping(try await MLflowTestServer.start(directory: directory, port: port)) { second in
-                let exit = await child.waitForExit()
-                _ = await reader.value
-                let stdout = await output.value
-                let stderr = await lines.all
+                let (exit, stdout, stderr) = await training.finish()
                 #expect(exit == .exited(0), "\(stderr.suffix(3000))")
                 #expect(stderr.contains("not answering"), "the outage is reported: \(stderr.suffix(2000))")
                 #expect(stderr.contains("answers again"), "the recovery is reported: \(stderr.suffix(2000))")
@@ -134,34 +156,17 @@ struct OutageTests {
             "MLFLOW_TRACKING_URI": "http://127.0.0.1:\(port)", "GUARDIANFLOW_WORK_DIR": work, "GUARDIANFLOW_OUTAGE_WAIT_SECONDS": "3",
         ])
         let (exit, stdout, stderr) = try await withStopping(try await MLflowTestServer.start(directory: directory, port: port)) { server in
-            let child = try ChildProcess.spawn(
-                ProcessSpec(
-                    executable: TestEnvironment.executable,
-                    arguments: [
-                        "train", "--experiment", "ctrlc", "--data", Self.data, "--model", "yolov8n.yaml", "--epochs", "50", "--batch", "8",
-                        "--imgsz", "64", "--device", "cpu", "--workers", "0", "--arg", "plots=false", "--json",
-                    ],
-                    environment: environment, stdout: .pipe, stderr: .pipe, grouping: .newGroup))
-            defer { child.signal(SIGKILL) }
-            let lines = Lines()
-            let reader = Task { for await line in ChildProcess.lines(of: child.stderr!) { await lines.add(line) } }
-            let output = Task { () -> String in
-                var out = ""
-                for await line in ChildProcess.lines(of: child.stdout!) { out += line + "\n" }
-                return out
-            }
-            let deadline = ContinuousClock.now + .seconds(240)
-            while await !lines.contains("epoch 1/50"), ContinuousClock.now < deadline {
-                if await child.waitForExit(timeout: .milliseconds(100)) != nil { break }
-            }
-            let sawFirstEpoch = await lines.contains("epoch 1/50")
-            let soFar = await lines.all
-            try #require(sawFirstEpoch, "\(soFar)")
+            let training = try TrainingChild(
+                [
+                    "train", "--experiment", "ctrlc", "--data", Self.data, "--model", "yolov8n.yaml", "--epochs", "50", "--batch", "8",
+                    "--imgsz", "64", "--device", "cpu", "--workers", "0", "--arg", "plots=false", "--json",
+                ],
+                environment: environment)
+            defer { training.process.signal(SIGKILL) }
+            try await training.waitForFirstEpoch(of: 50)
             await server.stop()
-            child.signal(SIGINT, group: false)  // the CLI only, as a terminal's Ctrl-C reaches it
-            let exit = await child.waitForExit()
-            _ = await reader.value
-            return (exit, await output.value, await lines.all)
+            training.process.signal(SIGINT, group: false)  // the CLI only, as a terminal's Ctrl-C reaches it
+            return await training.finish()
         }
         #expect(exit == .exited(130), "\(stderr.suffix(2000))")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any], "\(stdout)")

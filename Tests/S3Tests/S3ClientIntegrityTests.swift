@@ -23,6 +23,16 @@ extension S3ClientTests {
 
     static func sha256(_ data: Data) -> String { SigV4Signer.hex(SHA256.hash(data: data)) }
 
+    /// A new bucket on the suite's moto, holding `key`: ``bigSize`` bytes of ``pattern(_:seed:)``.
+    func storedObject(_ key: String, seed: UInt8) async throws -> (server: S3TestServer, client: S3Client, bucket: String, data: Data) {
+        let server = try currentS3Server()
+        let client = client(server)
+        let bucket = try await bucket(client)
+        let data = Self.pattern(Self.bigSize, seed: seed)
+        try await client.putObject(bucket: bucket, key: key, data: data)
+        return (server, client, bucket, data)
+    }
+
     /// The object's ETag as S3 sends it, quoted.
     func quotedETag(_ client: S3Client, _ bucket: String, _ key: String) async throws -> String {
         "\"\(try #require(try await client.headObject(bucket: bucket, key: key)).etag)\""
@@ -62,12 +72,8 @@ extension S3ClientTests {
 
     @Test("an object replaced between ranges fails as changed (moto answers 412), not stitched, and leaves no file")
     func replacedMidDownload() async throws {
-        let server = try currentS3Server()
-        let plain = client(server)
-        let bucket = try await bucket(plain)
-        let before = Self.pattern(Self.bigSize, seed: 1)
+        let (server, plain, bucket, before) = try await storedObject("model.pt", seed: 1)
         let after = Self.pattern(Self.bigSize, seed: 2)  // same size: the size check alone cannot tell
-        try await plain.putObject(bucket: bucket, key: "model.pt", data: before)
         let log = WireLog()
         let transport = HookedTransport(
             server: server,
@@ -105,11 +111,7 @@ extension S3ClientTests {
 
     @Test("a range whose body comes back short is caught by the byte count, not left as zeros")
     func shortRange() async throws {
-        let server = try currentS3Server()
-        let plain = client(server)
-        let bucket = try await bucket(plain)
-        let data = Self.pattern(Self.bigSize, seed: 3)
-        try await plain.putObject(bucket: bucket, key: "short.bin", data: data)
+        let (server, _, bucket, _) = try await storedObject("short.bin", seed: 3)
         let part: Int64 = 5 * 1024 * 1024
         // The second range is asked for 100 bytes short, so moto really sends a short 206 body
         // (re-signed, since the range is a signed header); the client still expects 5 MiB.
@@ -137,11 +139,7 @@ extension S3ClientTests {
 
     @Test("a download whose SHA-256 is not the one the caller expects fails and leaves no file")
     func unexpectedDigest() async throws {
-        let server = try currentS3Server()
-        let client = client(server)
-        let bucket = try await bucket(client)
-        let data = Self.pattern(Self.bigSize, seed: 4)
-        try await client.putObject(bucket: bucket, key: "w.pt", data: data)
+        let (_, client, bucket, data) = try await storedObject("w.pt", seed: 4)
         let destination = TestEnvironment.temporaryDirectory("digest") + "/w.pt"
         let wrong = Self.sha256(Data("something else".utf8))
         await #expect(throws: S3Error.self) {
