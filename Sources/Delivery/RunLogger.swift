@@ -28,7 +28,7 @@ public final class RunLogger: @unchecked Sendable {
     var journalError: GuardianFlowError?
 
     /// The longest the sender waits between probes of a server that does not answer.
-    package let maxBackoff: Duration
+    let maxBackoff: Duration
 
     /// - Parameters:
     ///   - client: used with a short retry budget; the sender's own backoff rides out longer outages.
