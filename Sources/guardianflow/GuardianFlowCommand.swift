@@ -15,6 +15,10 @@ struct GuardianFlowCommand: AsyncParsableCommand {
             guardianflow.yaml in the working directory or ~/.config/guardianflow/, then defaults: \
             see `guardianflow config show`.
 
+            Results go to stdout (--json for scripts); progress, notices and errors to stderr. Every \
+            command takes --verbose (-v: what it does and why) and --quiet (-q: errors only); \
+            GUARDIANFLOW_LOG_LEVEL sets the level otherwise.
+
             Exit codes: 0 ok, 64 usage, 65 bad input (dataset, model, config), 69 a service \
             unreachable, 74 local disk failure (a full or read-only work dir, a file that cannot be \
             written), 77 credentials refused, 3 training failed, 4 out of memory, 5 promotion \
