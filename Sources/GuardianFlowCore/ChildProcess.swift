@@ -204,11 +204,7 @@ public final class ChildProcess: @unchecked Sendable {
         // SIGKILL lands asynchronously: return once no member of the group still runs (a server's
         // worker must not answer one more request after this returns).
         if spec.grouping != .inherit {
-            let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(10)
-            while clock.now < deadline, !ProcFS().runningMembers(of: pid).isEmpty {
-                try? await Task.sleep(for: .milliseconds(20))
-            }
+            await ProcFS().waitUntilGroupEnds(pid, timeout: .seconds(10), interval: .milliseconds(20))
         }
         return exit
     }

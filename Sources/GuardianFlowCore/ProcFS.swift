@@ -84,6 +84,28 @@ public struct ProcFS: Sendable {
         return pids
     }
 
+    /// Whether any process of group `pgid` still runs. Zombies do not count: they have exited and
+    /// only wait for their parent (init, for a server whose starter is gone) to reap them, which
+    /// a container's init may never do.
+    public func groupIsRunning(_ pgid: Int32) -> Bool {
+        guard kill(-pgid, 0) == 0 || errno == EPERM else { return false }
+        return !runningMembers(of: pgid).isEmpty
+    }
+
+    /// Waits, polling every `interval`, until no process of group `pgid` runs, at most `timeout`.
+    ///
+    /// - Returns: whether the group is gone.
+    @discardableResult
+    public func waitUntilGroupEnds(_ pgid: Int32, timeout: Duration, interval: Duration = .milliseconds(50)) async -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while groupIsRunning(pgid) {
+            guard clock.now < deadline else { return false }
+            try? await Task.sleep(for: interval)
+        }
+        return true
+    }
+
     /// Calls `body` with every process's pid and stat.
     private func forEachProcess(_ body: (Int32, Stat) -> Void) {
         guard let directory = opendir(root) else { return }

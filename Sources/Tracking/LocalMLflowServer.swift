@@ -157,27 +157,12 @@ public struct LocalMLflowServer: Sendable {
             return false
         }
         kill(-pid, SIGTERM)
-        let clock = ContinuousClock()
-        let deadline = clock.now + grace
-        while clock.now < deadline, processGroupIsAlive(pid) {
-            try? await Task.sleep(for: .milliseconds(100))
-        }
+        await ProcFS().waitUntilGroupEnds(pid, timeout: grace, interval: .milliseconds(100))
         // SIGKILL is delivered asynchronously: wait until no member still runs, so that "stopped"
         // is true when this returns (a zombie left for init to reap runs nothing).
         kill(-pid, SIGKILL)
-        let killDeadline = clock.now + .seconds(10)
-        while clock.now < killDeadline, processGroupIsAlive(pid) {
-            try? await Task.sleep(for: .milliseconds(50))
-        }
+        await ProcFS().waitUntilGroupEnds(pid, timeout: .seconds(10))
         try? FileManager.default.removeItem(atPath: pidFile)
         return true
     }
-}
-
-/// Whether any process of this process group still runs. Zombies do not count: they have exited
-/// and only wait for their parent (init, for a server whose starter is gone) to reap them, which
-/// a container's init may never do.
-func processGroupIsAlive(_ pgid: pid_t) -> Bool {
-    guard kill(-pgid, 0) == 0 || errno == EPERM else { return false }
-    return !ProcFS().runningMembers(of: pgid).isEmpty
 }
