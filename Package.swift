@@ -72,12 +72,17 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        .target(
+            name: "Import",
+            dependencies: ["GuardianFlowCore", "Config", "Artifacts", "Registry", "Delivery", "MLflow", "PathSupport", yams, crypto, logging],
+            swiftSettings: settings
+        ),
         // The library's front door: re-exports the domain targets, and holds `doctor`, which checks them all.
         .target(
             name: "GuardianFlow",
             dependencies: [
-                "GuardianFlowCore", "Config", "SystemMonitoring", "Artifacts", "Registry", "Tracking", "Delivery", "Training", "MLflow",
-                "S3", logging,
+                "GuardianFlowCore", "Config", "SystemMonitoring", "Artifacts", "Registry", "Tracking", "Delivery", "Training", "Import",
+                "MLflow", "S3", logging,
             ],
             swiftSettings: settings
         ),

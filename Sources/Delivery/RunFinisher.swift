@@ -67,7 +67,14 @@ package struct RunFinisher: Sendable {
             files.append(("\(plan.saveDir)/\(name)", "plots/\(name)"))
         }
         if manager.fileExists(atPath: plan.logFile) { files.append((plan.logFile, "logs/train.log")) }
+        return try await upload(files, manifestFile: plan.manifestFile)
+    }
 
+    /// Uploads files (four at a time) and then `guardianflow/manifest.json`, written to
+    /// `manifestFile` first: artifact path → its SHA-256 and size.
+    ///
+    /// - Returns: artifact path → SHA-256.
+    package func upload(_ files: [(local: String, path: String)], manifestFile: String) async throws -> [String: String] {
         let store = self.store
         let digests = try await withThrowingTaskGroup(of: (String, String, Int64).self) { group in
             var running = 0
@@ -91,8 +98,8 @@ package struct RunFinisher: Sendable {
         let manifest = digests.mapValues { ["sha256": $0.0, "size": String($0.1)] }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        try encoder.encode(manifest).write(to: URL(fileURLWithPath: plan.manifestFile))
-        try await store.upload(file: plan.manifestFile, to: "guardianflow/manifest.json")
+        try encoder.encode(manifest).write(to: URL(fileURLWithPath: manifestFile))
+        try await store.upload(file: manifestFile, to: "guardianflow/manifest.json")
         return digests.mapValues(\.0)
     }
 

@@ -11,3 +11,4 @@
 @_exported import SystemMonitoring
 @_exported import Tracking
 @_exported import Training
+@_exported import Import

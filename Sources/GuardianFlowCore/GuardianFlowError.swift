@@ -24,6 +24,9 @@ public enum GuardianFlowError: Error, Sendable, CustomStringConvertible {
     case gateRefused(String)
     /// The registry is not in a state that allows this (exit 6).
     case registryState(String)
+    /// Done for some of the inputs, and some were skipped (exit 8): `import` with a damaged run
+    /// folder among good ones.
+    case partlyDone(String)
     /// Stopped by Ctrl-C (130) or SIGTERM (143).
     case interrupted(signal: Int32, String)
     /// An MLflow failure, classified by ``exitCode``.
@@ -35,7 +38,7 @@ public enum GuardianFlowError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .usage(let m), .invalidInput(let m), .unavailable(let m), .authentication(let m), .io(let m),
             .trainingFailed(let m), .outOfMemory(let m), .gateRefused(let m), .registryState(let m),
-            .internal(let m):
+            .partlyDone(let m), .internal(let m):
             return m
         case .interrupted(_, let m):
             return m
@@ -56,6 +59,7 @@ public enum GuardianFlowError: Error, Sendable, CustomStringConvertible {
         case .outOfMemory: 4
         case .gateRefused: 5
         case .registryState: 6
+        case .partlyDone: 8
         case .interrupted(let signal, _): 128 + signal
         case .internal: 70
         case .mlflow(let error): Self.exitCode(for: error)
@@ -90,6 +94,7 @@ public enum GuardianFlowError: Error, Sendable, CustomStringConvertible {
         case 4: .outOfMemory(message)
         case 5: .gateRefused(message)
         case 6: .registryState(message)
+        case 8: .partlyDone(message)
         case 130: .interrupted(signal: 2, message)
         case 143: .interrupted(signal: 15, message)
         default: .internal(message)

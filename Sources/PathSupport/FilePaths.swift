@@ -1,3 +1,5 @@
+import Foundation
+
 /// Path arithmetic without `NSString.deletingLastPathComponent`, which traps on some bare
 /// names in Foundation on Linux (Swift 6.3.1).
 public enum FilePaths {
@@ -10,5 +12,12 @@ public enum FilePaths {
         var parent = trimmed[..<slash]
         while parent.count > 1 && parent.hasSuffix("/") { parent = parent.dropLast() }
         return String(parent)
+    }
+
+    /// A path made absolute against the working directory, `~` expanded, `.` and `..` resolved.
+    public static func absolute(_ path: String) -> String {
+        let expanded = (path as NSString).expandingTildeInPath
+        if expanded.hasPrefix("/") { return (expanded as NSString).standardizingPath }
+        return ((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(expanded) as NSString).standardizingPath
     }
 }

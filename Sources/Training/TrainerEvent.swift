@@ -1,4 +1,5 @@
 import Foundation
+import GuardianFlowCore
 
 /// One line of the trainer bridge's event channel (python/guardianflow_trainer: one JSON object a line).
 public enum TrainerEvent: Sendable, Equatable {
@@ -128,7 +129,7 @@ public enum TrainerEvent: Sendable, Equatable {
         var epochs: Int?
         var start_epoch: Int?
         var resume: Bool?
-        var args: [String: ArgValue]?
+        var args: [String: ParamValue]?
         var epoch: Int?
         var time: Double?
         var metrics: [String: Double?]?
@@ -143,31 +144,5 @@ public enum TrainerEvent: Sendable, Equatable {
         var kind: String?
         var message: String?
         var traceback: String?
-    }
-
-    /// An argument value of any JSON type, kept as the text a param shows.
-    struct ArgValue: Decodable {
-        var text: String
-
-        init(from decoder: any Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if c.decodeNil() {
-                text = "None"
-            } else if let b = try? c.decode(Bool.self) {
-                text = b ? "True" : "False"
-            } else if let i = try? c.decode(Int64.self) {
-                text = String(i)
-            } else if let d = try? c.decode(Double.self) {
-                text = String(d)
-            } else if let s = try? c.decode(String.self) {
-                text = s
-            } else if let list = try? c.decode([ArgValue].self) {
-                text = "[" + list.map(\.text).joined(separator: ", ") + "]"
-            } else if let dict = try? c.decode([String: ArgValue].self) {
-                text = "{" + dict.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.text)" }.joined(separator: ", ") + "}"
-            } else {
-                text = ""
-            }
-        }
     }
 }

@@ -262,11 +262,7 @@ public struct TrainingInputValidator: Sendable {
         }.filter { FileManager.default.fileExists(atPath: $0) }
     }
 
-    static func absolute(_ path: String) -> String {
-        let expanded = (path as NSString).expandingTildeInPath
-        if expanded.hasPrefix("/") { return (expanded as NSString).standardizingPath }
-        return ((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(expanded) as NSString).standardizingPath
-    }
+    static func absolute(_ path: String) -> String { FilePaths.absolute(path) }
 
     /// Whether the NVIDIA kernel driver is loaded.
     public static func nvidiaDriverLoaded() -> Bool {

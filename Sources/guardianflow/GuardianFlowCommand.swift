@@ -23,13 +23,15 @@ struct GuardianFlowCommand: AsyncParsableCommand {
             unreachable, 74 local disk failure (a full or read-only work dir, a file that cannot be \
             written), 77 credentials refused, 3 training failed, 4 out of memory, 5 promotion \
             refused by the gate, 6 registry or run state (unknown model, version, experiment or run; \
-            no candidate or rollback; already champion; a run that cannot be resumed), 70 internal \
+            no candidate or rollback; already champion; a run that cannot be resumed), 8 partly done \
+            (import: some run folders were damaged and skipped, the others imported), 70 internal \
             error (a bug: please report it), 130 interrupted, 143 terminated.
             """,
         version: GuardianFlowInfo.version,
         subcommands: [
             TrainCommand.self, PromoteCommand.self, RollbackCommand.self, HistoryCommand.self, ModelsCommand.self, PullCommand.self,
             ListCommand.self, ConfigCommand.self, DoctorCommand.self, ServerCommand.self, SystemMetricsCommand.self, SyncCommand.self, RunsCommand.self,
+            ImportCommand.self,
         ]
     )
 }

@@ -8,6 +8,7 @@ struct ArchitectureTests {
     /// The targets the drawing covers: the domain and the executable.
     static let drawn: Set<String> = [
         "guardianflow", "GuardianFlow", "Training", "Delivery", "Tracking", "Registry", "Artifacts", "SystemMonitoring", "Config",
+        "Import",
     ]
 
     /// `A --> B` lines of the mermaid graph.

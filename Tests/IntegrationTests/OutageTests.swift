@@ -12,56 +12,6 @@ import TestSupport
 struct OutageTests {
     static let data = TestEnvironment.repoRoot + "/examples/ppe-sample/data.yaml"
 
-    actor Lines {
-        var lines: [String] = []
-        func add(_ line: String) { lines.append(line) }
-        func contains(_ text: String) -> Bool { lines.contains { $0.contains(text) } }
-        var all: String { lines.joined(separator: "\n") }
-    }
-
-    /// `guardianflow train` as a child process of its own group, its stderr lines collected as
-    /// they come and its stdout kept for the end.
-    struct TrainingChild {
-        let process: ChildProcess
-        let lines = Lines()
-        let reader: Task<Void, Never>
-        let output: Task<String, Never>
-
-        init(_ arguments: [String], environment: [String: String]) throws {
-            let process = try ChildProcess.spawn(
-                ProcessSpec(
-                    executable: TestEnvironment.executable, arguments: arguments, environment: environment, stdout: .pipe, stderr: .pipe,
-                    grouping: .newGroup))
-            self.process = process
-            let lines = self.lines
-            reader = Task { for await line in ChildProcess.lines(of: process.stderr!) { await lines.add(line) } }
-            output = Task {
-                var out = ""
-                for await line in ChildProcess.lines(of: process.stdout!) { out += line + "\n" }
-                return out
-            }
-        }
-
-        /// Returns once the first of `epochs` epochs is on stderr; fails the test if the process
-        /// ended or 240 s passed first.
-        func waitForFirstEpoch(of epochs: Int) async throws {
-            let deadline = ContinuousClock.now + .seconds(240)
-            while await !lines.contains("epoch 1/\(epochs)"), ContinuousClock.now < deadline {
-                if await process.waitForExit(timeout: .milliseconds(100)) != nil { break }
-            }
-            let sawFirstEpoch = await lines.contains("epoch 1/\(epochs)")
-            let soFar = await lines.all
-            try #require(sawFirstEpoch, "\(soFar)")
-        }
-
-        /// How it ended, with all it wrote on stdout and stderr.
-        func finish() async -> (exit: ProcessExit, stdout: String, stderr: String) {
-            let exit = await process.waitForExit()
-            _ = await reader.value
-            return (exit, await output.value, await lines.all)
-        }
-    }
-
     @Test("MLflow stopped mid-training and started again: every epoch of results.csv once in the history, FINISHED, registered")
     func outageDuringTraining() async throws {
         let directory = TestEnvironment.temporaryDirectory("outage-server")
@@ -69,7 +19,7 @@ struct OutageTests {
         let work = TestEnvironment.temporaryDirectory("outage-work")
         let epochs = 10
         try await withStopping(try await MLflowTestServer.start(directory: directory, port: port)) { first in
-            let training = try TrainingChild(
+            let training = try CLIChild(
                 [
                     "train", "--experiment", "outage", "--data", Self.data, "--model", "yolov8n.yaml", "--epochs", String(epochs),
                     "--batch", "8", "--imgsz", "64", "--device", "cpu", "--workers", "0", "--arg", "plots=false",
@@ -80,7 +30,7 @@ struct OutageTests {
                 ]))
             defer { training.process.signal(SIGKILL) }
             // The first epoch reached MLflow: take the server away.
-            try await training.waitForFirstEpoch(of: epochs)
+            try await training.waitFor("epoch 1/\(epochs)")
             await first.stop()
             // Waiting on the child reaps it if it died: nil means it still runs after 8 s.
             let exitedDuringOutage = await training.process.waitForExit(timeout: .seconds(8))
@@ -156,14 +106,14 @@ struct OutageTests {
             "MLFLOW_TRACKING_URI": "http://127.0.0.1:\(port)", "GUARDIANFLOW_WORK_DIR": work, "GUARDIANFLOW_OUTAGE_WAIT_SECONDS": "3",
         ])
         let (exit, stdout, stderr) = try await withStopping(try await MLflowTestServer.start(directory: directory, port: port)) { server in
-            let training = try TrainingChild(
+            let training = try CLIChild(
                 [
                     "train", "--experiment", "ctrlc", "--data", Self.data, "--model", "yolov8n.yaml", "--epochs", "50", "--batch", "8",
                     "--imgsz", "64", "--device", "cpu", "--workers", "0", "--arg", "plots=false", "--json",
                 ],
                 environment: environment)
             defer { training.process.signal(SIGKILL) }
-            try await training.waitForFirstEpoch(of: 50)
+            try await training.waitFor("epoch 1/50")
             await server.stop()
             training.process.signal(SIGINT, group: false)  // the CLI only, as a terminal's Ctrl-C reaches it
             return await training.finish()

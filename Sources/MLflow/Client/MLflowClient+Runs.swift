@@ -66,6 +66,11 @@ extension MLflowClient {
         return try await call("POST", "runs/update", body: body, as: UpdateRunResponse.self).runInfo
     }
 
+    /// Marks a run deleted (MLflow keeps it, restorable, until its garbage collection).
+    public func deleteRun(runId: String) async throws {
+        try await call("POST", "runs/delete", body: ["run_id": .string(runId)], as: Empty.self)
+    }
+
     /// A run with its latest metrics, params and tags.
     public func getRun(id runId: String) async throws -> Run {
         try await get("runs/get", query: [("run_id", runId)], as: RunResponse.self).run
