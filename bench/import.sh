@@ -16,7 +16,7 @@
 # The folders (Tests/Fixtures/run_folders.py) are generated once. Every import is read back with the
 # Python client: 100 FINISHED runs, 100 points of mAP50 at steps 1..100 each, the same params.
 #
-#   bench/import.sh           N=3 rounds (about 5-8 minutes on 2 CPUs)
+#   bench/import.sh           N=3 rounds (about 12 minutes on 2 CPUs: the server takes ~40 s per import)
 #   N=5 bench/import.sh
 #
 # Needs the release binary (.build/release/guardianflow, or GUARDIANFLOW=path) and the project venv.
@@ -28,6 +28,7 @@ N=${N:-3}
 need_count N 1
 need_gf
 need_venv
+need_gnu_time
 scrub_env
 bench_tmp import
 

@@ -87,6 +87,7 @@ public struct RunImporter: Sendable {
     /// - Throws: what MLflow or the artifact store answered; a run created by this call is then
     ///   left `partial` and KILLED, for the next import to replace.
     public func importRun(_ run: ImportedRun, experiment: Experiment) async throws -> ImportResult {
+        try Task.checkCancellation()
         let lock = try await ImportLock.acquire(
             directory: (settings.workDir as NSString).appendingPathComponent("locks"),
             key: "import-" + ImportedRun.sha256(experiment.experimentId + "\n" + run.origin).prefix(32))
@@ -150,8 +151,11 @@ public struct RunImporter: Sendable {
                     metrics.append(Metric(key: "best/" + key, value: value, timestamp: run.timeline.end, step: Int64(run.lastEpoch)))
                 }
             }
-            try await client.logBatch(runId: runId, metrics: metrics, params: params, concurrency: 2)
+            let secrets = settings.secretValues
+            let scrubbed = params.map { KeyValue(key: $0.key, value: Redaction.scrub($0.value, secrets: secrets)) }
+            try await client.logBatch(runId: runId, metrics: metrics, params: scrubbed, concurrency: 2)
 
+            try Task.checkCancellation()
             var finalTags = tags(run)
             var model: ModelInfo?
             if options.uploadArtifacts && !run.artifacts.isEmpty {
@@ -173,6 +177,7 @@ public struct RunImporter: Sendable {
                 finalTags["guardianflow.model_name"] = model.name
                 finalTags["guardianflow.model_version"] = model.version
             }
+            try Task.checkCancellation()
             finalTags[ImportTags.state] = "complete"
             try await client.logBatch(
                 runId: runId, tags: finalTags.sorted { $0.key < $1.key }.map { KeyValue(key: $0.key, value: $0.value) })
