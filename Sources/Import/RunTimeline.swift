@@ -70,13 +70,14 @@ public struct RunTimeline: Sendable, Equatable {
         let start = lastPartStart.addingTimeInterval(-earlierElapsed)
 
         func ms(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+        func ms(_ seconds: Double) -> Int64 { Int64((seconds * 1000).rounded()) }
         var stamps: [Int64] = []
         if hasTimes {
             epochSource = "time column"
-            var partAnchor = start
+            var partAnchor = ms(start)
             for part in parts {
-                for index in part { stamps.append(ms(partAnchor.addingTimeInterval(timeValues[index]))) }
-                partAnchor = partAnchor.addingTimeInterval(timeValues[part.upperBound - 1])
+                for index in part { stamps.append(partAnchor + ms(timeValues[index])) }
+                partAnchor += ms(timeValues[part.upperBound - 1])
             }
         } else {
             epochSource = "interpolated"

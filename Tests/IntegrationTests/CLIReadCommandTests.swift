@@ -164,7 +164,7 @@ struct CLIFailureTests {
             ["list", "models"],
             environment: TestEnvironment.cleanEnvironment(["MLFLOW_TRACKING_URI": "http://ann:topsecret@127.0.0.1:\(port)"]))
         #expect(result.exitCode == 69)
-        #expect(result.seconds < 10)
+        #expect(result.seconds < 20, "within seconds (the retry budget is 3 s), not the minutes of an outage wait")
         #expect(result.stderr.contains("http://127.0.0.1:\(port)"))
         #expect(!result.stderr.contains("topsecret"))
         #expect(result.stdout.isEmpty)
