@@ -77,12 +77,17 @@ let package = Package(
             dependencies: ["GuardianFlowCore", "Config", "Artifacts", "Registry", "Delivery", "MLflow", "PathSupport", yams, crypto, logging],
             swiftSettings: settings
         ),
+        .target(
+            name: "Scheduling",
+            dependencies: ["GuardianFlowCore", "Config", "Tracking", "Training", "MLflow", logging],
+            swiftSettings: settings
+        ),
         // The library's front door: re-exports the domain targets, and holds `doctor`, which checks them all.
         .target(
             name: "GuardianFlow",
             dependencies: [
                 "GuardianFlowCore", "Config", "SystemMonitoring", "Artifacts", "Registry", "Tracking", "Delivery", "Training", "Import",
-                "MLflow", "S3", logging,
+                "Scheduling", "MLflow", "S3", "PathSupport", logging,
             ],
             swiftSettings: settings
         ),

@@ -136,6 +136,11 @@ public struct ConfigLoader: Sendable {
         try checkSeconds(settings, .httpTimeoutSeconds, 0.1...3600, origin: origin)
         try checkSeconds(settings, .outageWaitSeconds, 0...86400, origin: origin)
         try checkSeconds(settings, .systemMetricsInterval, 0.1...3600, allowZero: true, origin: origin)
+        for key in [SettingKey.slurmGPUs, .slurmCPUs] {
+            if let value = settings[key], (Int(value) ?? 0) < 1 {
+                throw GuardianFlowError.invalidInput("\(origin(key)) is '\(value)'; it must be a whole number, 1 or more.")
+            }
+        }
         if let level = settings[.logLevel], GuardianFlowLogging.level(named: level) == nil {
             throw GuardianFlowError.invalidInput(
                 "\(origin(.logLevel)) is '\(level)'; it must be one of \(GuardianFlowLogging.levelNames.joined(separator: ", ")).")

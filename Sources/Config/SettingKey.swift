@@ -22,6 +22,13 @@ public enum SettingKey: String, CaseIterable, Sendable, Codable {
     case outageWaitSeconds = "outage_wait_seconds"
     case httpTimeoutSeconds = "http_timeout_seconds"
     case logLevel = "log_level"
+    case slurmPartition = "slurm_partition"
+    case slurmGPUs = "slurm_gpus"
+    case slurmCPUs = "slurm_cpus"
+    case slurmMemory = "slurm_mem"
+    case slurmTime = "slurm_time"
+    case slurmAccount = "slurm_account"
+    case slurmQOS = "slurm_qos"
 
     /// Environment variables that set it, the first one winning.
     public var environmentNames: [String] {
@@ -44,6 +51,13 @@ public enum SettingKey: String, CaseIterable, Sendable, Codable {
         case .outageWaitSeconds: ["GUARDIANFLOW_OUTAGE_WAIT_SECONDS"]
         case .httpTimeoutSeconds: ["GUARDIANFLOW_HTTP_TIMEOUT_SECONDS"]
         case .logLevel: ["GUARDIANFLOW_LOG_LEVEL"]
+        case .slurmPartition: ["GUARDIANFLOW_SLURM_PARTITION"]
+        case .slurmGPUs: ["GUARDIANFLOW_SLURM_GPUS"]
+        case .slurmCPUs: ["GUARDIANFLOW_SLURM_CPUS"]
+        case .slurmMemory: ["GUARDIANFLOW_SLURM_MEM"]
+        case .slurmTime: ["GUARDIANFLOW_SLURM_TIME"]
+        case .slurmAccount: ["GUARDIANFLOW_SLURM_ACCOUNT"]
+        case .slurmQOS: ["GUARDIANFLOW_SLURM_QOS"]
         }
     }
 
@@ -93,6 +107,13 @@ public enum SettingKey: String, CaseIterable, Sendable, Codable {
         case .httpTimeoutSeconds: "how long one request to the tracking server may take"
         case .logLevel: "what guardianflow says on stderr: trace, debug, info, notice, warning, error or critical (--verbose: debug, --quiet: error)"
         case .outageWaitSeconds: "how long a finished training waits for an unanswering MLflow before leaving the rest to `guardianflow sync`"
+        case .slurmPartition: "`submit`: the Slurm partition (sbatch --partition)"
+        case .slurmGPUs: "`submit`: GPUs per training (sbatch --gpus)"
+        case .slurmCPUs: "`submit`: CPUs per training (sbatch --cpus-per-task)"
+        case .slurmMemory: "`submit`: memory per training, e.g. 32G (sbatch --mem)"
+        case .slurmTime: "`submit`: the time limit, e.g. 12:00:00 (sbatch --time); the training gets SIGTERM before it and ends KILLED with last.pt"
+        case .slurmAccount: "`submit`: the Slurm account (sbatch --account)"
+        case .slurmQOS: "`submit`: the Slurm QOS (sbatch --qos)"
         }
     }
 }

@@ -45,6 +45,15 @@ public struct RunRecovery: Sendable {
         /// The exit code of what stopped it, for a run left alone because something here must
         /// change first (S3 settings missing: 65; credentials refused: 77; MLflow away: 69).
         public var exitCode: Int32?
+
+        public init(runId: String, action: Action, batchesDelivered: Int = 0, detail: String, seconds: Double = 0, exitCode: Int32? = nil) {
+            self.runId = runId
+            self.action = action
+            self.batchesDelivered = batchesDelivered
+            self.detail = detail
+            self.seconds = seconds
+            self.exitCode = exitCode
+        }
     }
 
     /// Delivers the journals of dead processes and, with `reap`, ends their RUNNING runs KILLED.

@@ -4,11 +4,13 @@
 @_exported import Config
 @_exported import Delivery
 @_exported import GuardianFlowCore
+@_exported import Import
 @_exported import Logging
 @_exported import MLflow
+@_exported import PathSupport
 @_exported import Registry
 @_exported import S3
+@_exported import Scheduling
 @_exported import SystemMonitoring
 @_exported import Tracking
 @_exported import Training
-@_exported import Import

@@ -71,7 +71,19 @@ public struct TrainingRunner: Sendable {
         }
     }
 
-    func start(options: TrainingOptions) async throws -> TrainingResult {
+    /// Everything checked and ready before a run is created: the inputs, the server, the experiment.
+    struct Prepared {
+        var settings: Settings
+        var python: PythonEnvironment
+        var client: MLflowClient
+        var experiment: Experiment
+        var dataset: TrainingInputValidator.Dataset
+        var model: String
+    }
+
+    /// Validates the inputs (nothing is written when one is bad), connects, recovers what dead
+    /// processes left, and gets the experiment, its artifact store checked.
+    func prepare(options: TrainingOptions) async throws -> Prepared {
         let settings = try self.settings ?? ConfigLoader().load()
         let python = PythonEnvironment.locate(settings: settings)
         let validator = TrainingInputValidator(ultralyticsPackage: python.ultralyticsPackage())
@@ -96,7 +108,14 @@ public struct TrainingRunner: Sendable {
         }
         let experiment = try await TrainingExperiment.named(experimentName, client: client)
         try await ArtifactStores.forArtifactURI(experiment.artifactLocation, client: client, s3: settings.s3Configuration).preflight()
+        return Prepared(settings: settings, python: python, client: client, experiment: experiment, dataset: dataset, model: model)
+    }
 
+    func start(options: TrainingOptions) async throws -> TrainingResult {
+        let prepared = try await prepare(options: options)
+        let (settings, python, client, experiment, dataset, model) = (
+            prepared.settings, prepared.python, prepared.client, prepared.experiment, prepared.dataset, prepared.model
+        )
         let runName = options.runName ?? Self.defaultRunName(modelArch: modelArch)
         var tags = await RunTags.standard(
             experimentCommand: "guardianflow train", options: options, modelArch: modelArch, dataset: dataset)

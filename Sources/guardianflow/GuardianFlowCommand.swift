@@ -31,7 +31,7 @@ struct GuardianFlowCommand: AsyncParsableCommand {
         subcommands: [
             TrainCommand.self, PromoteCommand.self, RollbackCommand.self, HistoryCommand.self, ModelsCommand.self, PullCommand.self,
             ListCommand.self, ConfigCommand.self, DoctorCommand.self, ServerCommand.self, SystemMetricsCommand.self, SyncCommand.self, RunsCommand.self,
-            ImportCommand.self,
+            ImportCommand.self, SubmitCommand.self, JobsCommand.self, CancelCommand.self,
         ]
     )
 }

@@ -7,7 +7,19 @@ enum RecoveryReport {
     /// Runs a recovery (`sync`, `runs reap`) and prints its outcomes as a table, or JSON.
     static func run(_ global: GlobalOptions, _ output: OutputOptions, reap: Bool, nothing: (Settings) -> String) async throws {
         try await global.withClient { settings, client in
-            let outcomes = await RunRecovery(settings: settings, client: client).recover(reap: reap)
+            var outcomes = await RunRecovery(settings: settings, client: client).recover(reap: reap)
+            if reap {
+                // Submitted runs whose job is gone (Slurm, or a local background job).
+                let executors: [any TrainingExecutor] = [SlurmExecutor(logger: log), LocalExecutor()].filter {
+                    (try? $0.checkAvailable()) != nil
+                }
+                for ended in try await JobReaper(client: client, executors: executors, logger: log).reap() {
+                    outcomes.append(
+                        RunRecovery.Outcome(
+                            runId: ended.runId, action: .reaped, batchesDelivered: 0,
+                            detail: "ended \(ended.status.rawValue): its job \(ended.jobId) is \(ended.schedulerState)"))
+                }
+            }
             try await print(outcomes, output: output, nothing: nothing(settings))
             // A run left alone for a reason this machine must fix first makes the command fail with
             // that reason's exit code (the first such run's), after the table said which runs.

@@ -39,44 +39,28 @@ struct TrainCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "The MLflow experiment, created when missing (required unless --resume).") var experiment: String?
-    @Option(
-        help: ArgumentHelp(
-            "The dataset YAML with train:, val:, names:, or the name of one of ultralytics' datasets (coco8.yaml, coco128.yaml: "
-                + "found in its datasets_dir; required unless --resume).", valueName: "data.yaml"))
-    var data: String?
-    @Option(
-        help: ArgumentHelp(
-            "The model: a config such as yolov8n.yaml trains from scratch (the default: yolov8n.yaml); a local .pt fine-tunes "
-                + "those weights (e.g. --model weights/yolov8n.pt). Weights are never downloaded.", valueName: "arch"))
-    var model: String?
-    @Option(help: "Epochs to train (default: 100).") var epochs: Int?
-    @Option(parsing: .unconditional, help: "Batch size (default: 16); -1 lets ultralytics pick one that fits, with --device N.")
-    var batch: Int?
-    @Option(help: "Image size in pixels (default: 640).") var imgsz: Int?
-    @Option(help: "Initial learning rate (ultralytics' lr0; default: ultralytics' 0.01).") var lr: Double?
-    @Option(help: "cpu, or one GPU index such as 0 or cuda:0 (default: ultralytics' choice, the first GPU if any). One GPU per training: several (0,1) are refused.") var device: String?
-    @Option(help: "Dataloader workers.") var workers: Int?
-    @Option(help: "Random seed.") var seed: Int?
-    @Option(help: "The customer, recorded as a tag.") var customer: String?
-    @Option(help: "The task, recorded as a tag.") var task: String?
-    @Option(help: "The registered model (default: <customer>-<task>, else the experiment).") var modelName: String?
-    @Option(help: "The run's name (default: <arch>-<date>).") var runName: String?
-    @Option(name: .customLong("tag"), help: ArgumentHelp("A run tag, repeatable.", valueName: "key=value")) var tags: [String] = []
-    @Option(name: .customLong("arg"), help: ArgumentHelp("An extra ultralytics argument, repeatable (e.g. plots=false).", valueName: "key=value"))
-    var arguments: [String] = []
+    @OptionGroup var training: TrainingFlags
     @Option(
         help: ArgumentHelp(
             "Continue a KILLED or FAILED run from its last.pt, with its own data, model and hyperparameters.", valueName: "run-id"))
     var resume: String?
     @Option(
         help: ArgumentHelp(
-            "Seconds between system/GPU metric samples (default 10, from system_metrics_interval); 0 turns them off.",
-            valueName: "seconds"))
-    var systemMetricsInterval: String?
+            "Train the SCHEDULED run RUN_ID that `guardianflow submit` created (what a submitted job runs; give the same options "
+                + "as the submit).", valueName: "run-id"))
+    var attach: String?
     @OptionGroup var output: OutputOptions
 
+    var experiment: String? { training.experiment }
+    var data: String? { training.data }
+    var model: String? { training.model }
+
     func validate() throws {
+        let (experiment, data, model, epochs, batch, imgsz, lr, seed, runName, tags, arguments) = (
+            training.experiment, training.data, training.model, training.epochs, training.batch, training.imgsz, training.lr, training.seed,
+            training.runName, training.tags, training.arguments
+        )
+        if resume != nil && attach != nil { throw ValidationError("--resume and --attach contradict each other; give one of them.") }
         if resume != nil {
             // The run's params are fixed in MLflow, and ultralytics resumes with the checkpoint's own.
             let fixed: [(String, Bool)] = [
@@ -93,53 +77,35 @@ struct TrainCommand: AsyncParsableCommand {
         } else {
             guard experiment != nil else { throw ValidationError("Missing --experiment NAME (or --resume RUN_ID).") }
             guard data != nil else {
-                throw ValidationError("Missing --data DATA.yaml (a dataset YAML, or the name of an ultralytics dataset such as coco8.yaml).")
+                throw ValidationError(
+                    "Missing --data DATA.yaml (a dataset YAML, or the name of an ultralytics dataset such as coco8.yaml).")
             }
         }
-        for pair in tags + arguments where !pair.contains("=") || pair.hasPrefix("=") {
-            throw ValidationError("'\(pair)' must be key=value.")
-        }
-    }
-
-    func parsePairs(_ pairs: [String]) -> [String: String] {
-        var out: [String: String] = [:]
-        for pair in pairs {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            out[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
-        }
-        return out
+        try training.validatePairs()
     }
 
     func run() async throws {
-        var options = TrainingOptions()
-        options.imgsz = imgsz ?? options.imgsz
-        options.learningRate = lr
-        options.device = device
-        options.workers = workers
-        options.seed = seed
-        options.customer = customer
-        options.task = task
-        options.modelName = modelName
-        options.runName = runName
-        options.tags = parsePairs(tags)
-        options.extraArguments = parsePairs(arguments)
+        let options = training.options
 
         let control = TrainingControl()
         let interrupts = InterruptHandler(control: control) { signal in
             log.notice(signal == 15 ? "SIGTERM: stopping the trainer…" : "Ctrl-C: stopping the trainer…")
         }
         defer { withExtendedLifetime(interrupts) {} }
-        try await global.run(flags: systemMetricsInterval.map { [.systemMetricsInterval: $0] } ?? [:]) { settings in
+        try await global.run(flags: training.systemMetricsInterval.map { [.systemMetricsInterval: $0] } ?? [:]) { settings in
             let display = ProgressDisplay()
             let runner = TrainingRunner(
-                experimentName: experiment ?? "", modelArch: model ?? TrainingOptions.defaultModel, dataYAML: data ?? "", settings: settings, control: control,
+                experimentName: experiment ?? "", modelArch: model ?? TrainingOptions.defaultModel, dataYAML: data ?? "",
+                settings: settings, control: control,
                 onProgress: { display.show($0) })
             let result: TrainingResult
             do {
                 if let resume {
                     result = try await runner.resume(runId: resume, options: options)
+                } else if let attach {
+                    result = try await JobSide.attach(runner: runner, runId: attach, options: options, settings: settings)
                 } else {
-                    result = try await runner.run(epochs: epochs, batchSize: batch, options: options)
+                    result = try await runner.run(options: options)
                 }
             } catch {
                 Console.endLiveLine()
@@ -155,7 +121,7 @@ struct TrainCommand: AsyncParsableCommand {
     /// - Parameter ended: the status this process gave the run on the server; nil when its end was
     ///   left to `guardianflow sync` (or the run was never changed).
     func reportFailure(_ error: any Error, seen: (runId: String?, metrics: TrainingMetrics?), ended: String?) {
-        guard output.json, let runId = seen.runId ?? resume else { return }
+        guard output.json, let runId = seen.runId ?? resume ?? attach else { return }
         let wrapped = GuardianFlowError.wrap(error)
         try? Console.json(
             JSONResult(
@@ -210,6 +176,7 @@ struct TrainCommand: AsyncParsableCommand {
             Console.out("  promote it: guardianflow promote \(model.name)")
         }
         Console.out("  weights sha256: \(result.weightsSHA256 ?? "-")")
-        Console.out("  MLflow UI: \(uri.hasSuffix("/") ? String(uri.dropLast()) : uri)/#/experiments/\(result.experimentId)/runs/\(result.runId)")
+        Console.out(
+            "  MLflow UI: \(uri.hasSuffix("/") ? String(uri.dropLast()) : uri)/#/experiments/\(result.experimentId)/runs/\(result.runId)")
     }
 }

@@ -1,0 +1,97 @@
+import Config
+import Foundation
+import GuardianFlowCore
+import Logging
+import MLflow
+import Tracking
+import Training
+
+/// `guardianflow submit`: a training queued with an executor, tracked from the moment it is
+/// queued. Everything is validated as `train` validates; the run is created SCHEDULED (the UI shows
+/// it queued) with its params and tags; the batch script is written under the work dir and
+/// submitted; the run is tagged with the job. A request the scheduler refuses removes the run:
+/// nothing is left behind.
+public struct TrainingSubmitter: Sendable {
+    let runner: TrainingRunner
+    let executor: any TrainingExecutor
+    let settings: Settings
+    let logger: Logger
+
+    public init(
+        runner: TrainingRunner, executor: any TrainingExecutor, settings: Settings, logger: Logger = GuardianFlowLogging.logger("jobs")
+    ) {
+        self.runner = runner
+        self.executor = executor
+        self.settings = settings
+        self.logger = logger
+    }
+
+    public struct Submitted: Sendable, Encodable {
+        public var runId: String
+        public var jobId: String
+        public var experimentId: String
+        public var runName: String
+        public var executor: String
+        public var output: String
+
+        enum CodingKeys: String, CodingKey {
+            case runId = "run_id"
+            case jobId = "job_id"
+            case experimentId = "experiment_id"
+            case runName = "run_name"
+            case executor, output
+        }
+    }
+
+    /// - Parameters:
+    ///   - trainArguments: `train`'s options for the job, paths absolute, without `--attach`.
+    ///   - resources: what the job asks the scheduler for.
+    public func submit(options: TrainingOptions, trainArguments: [String], resources: SlurmResources) async throws -> Submitted {
+        try executor.checkAvailable()
+        let client = try await TrackingConnector(settings: settings, logger: logger).connect()
+        do {
+            _ = try await JobReaper(client: client, executors: [executor], logger: logger).reap()
+        } catch {
+            logger.warning("Runs of jobs that are gone could not be ended before this submit: \(GuardianFlowError.wrap(error).description)")
+        }
+        let info = try await runner.schedule(
+            options: options, tags: [SchedulingTags.executor: executor.name, SchedulingTags.submittedAt: Date().formatted(.iso8601)])
+        let directory = (settings.workDir as NSString).appendingPathComponent("jobs")
+        let command = [PythonEnvironment.currentExecutable(), "train", "--attach", info.runId] + trainArguments
+        let jobId: String
+        do {
+            jobId = try await executor.submit(
+                JobSubmission(runId: info.runId, runName: info.runName, command: command, resources: resources, directory: directory))
+        } catch {
+            // Refused (or never sent): the SCHEDULED run goes, so nothing is left behind.
+            try? await client.deleteRun(runId: info.runId)
+            throw error
+        }
+        let output = (directory as NSString).appendingPathComponent(
+            executor.name == "slurm" ? "\(info.runId)-\(jobId).out" : "\(info.runId)-local.out")
+        try await client.logBatch(
+            runId: info.runId,
+            tags: [KeyValue(key: SchedulingTags.jobId, value: jobId), KeyValue(key: SchedulingTags.jobOutput, value: output)])
+        return Submitted(
+            runId: info.runId, jobId: jobId, experimentId: info.experimentId, runName: info.runName, executor: executor.name, output: output
+        )
+    }
+
+    /// The paths a job's node must reach at the same place (the binary, the venv, the data, the
+    /// model, the work dir), and those of them that are on a filesystem only this machine has.
+    public static func sharedPaths(_ paths: [String]) -> (all: [String], local: [String]) {
+        // /proc/mounts: the filesystem each path is on (the longest mount point above it).
+        let mounts = ((try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+            line -> (point: String, type: String)? in
+            let fields = line.split(separator: " ")
+            return fields.count >= 3 ? (String(fields[1]), String(fields[2])) : nil
+        }
+        var local: [String] = []
+        for path in paths {
+            let mount = mounts.filter { path == $0.point || path.hasPrefix($0.point == "/" ? "/" : $0.point + "/") }
+                .max { $0.point.count < $1.point.count }
+            if mount?.type == "tmpfs" || path.hasPrefix("/tmp/") { local.append(path) }
+        }
+        return (paths, local)
+    }
+}
