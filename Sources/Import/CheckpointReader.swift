@@ -44,19 +44,23 @@ public struct CheckpointInfo: Sendable, Equatable, Decodable {
     public var writtenAt: Date? { date.flatMap(Self.parseDate) }
 
     public static func parseDate(_ text: String) -> Date? {
+        // Python writes microseconds, which the formatters below would cut to milliseconds: the
+        // fraction is read apart, so the end time is the checkpoint's to the millisecond.
+        var base = text
+        var fraction = 0.0
+        if let dot = text.firstIndex(of: ".") {
+            let digits = text[text.index(after: dot)...].prefix { $0.isNumber }
+            fraction = Double("0." + digits) ?? 0
+            base = String(text[..<dot]) + String(text[text.index(after: dot)...].dropFirst(digits.count))
+        }
         let withOffset = ISO8601DateFormatter()
-        withOffset.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = withOffset.date(from: text) { return date }
         withOffset.formatOptions = [.withInternetDateTime]
-        if let date = withOffset.date(from: text) { return date }
+        if let date = withOffset.date(from: base) { return date.addingTimeInterval(fraction) }
         let naive = DateFormatter()
         naive.locale = Locale(identifier: "en_US_POSIX")
         naive.timeZone = .current
-        for format in ["yyyy-MM-dd'T'HH:mm:ss.SSSSSS", "yyyy-MM-dd'T'HH:mm:ss"] {
-            naive.dateFormat = format
-            if let date = naive.date(from: text) { return date }
-        }
-        return nil
+        naive.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        return naive.date(from: base)?.addingTimeInterval(fraction)
     }
 }
 

@@ -127,8 +127,12 @@ public struct RunImporter: Sendable {
     func create(_ run: ImportedRun, experimentId: String, outcome: ImportResult.Outcome, detail: String?) async throws -> ImportResult {
         var tags = tags(run)
         tags[ImportTags.state] = "partial"
-        let info = try await client.createRun(
-            experimentId: experimentId, runName: run.folder.name, startTime: run.timeline.start, tags: tags)
+        // Not cancelled midway: a stop after the server made the run but before its answer came
+        // would leave it RUNNING with no one to end it. `write` checks for a stop first.
+        let (client, name, start, made) = (self.client, run.folder.name, run.timeline.start, tags)
+        let info = try await Task.detached {
+            try await client.createRun(experimentId: experimentId, runName: name, startTime: start, tags: made)
+        }.value
         var result = try await write(run, runId: info.runId, artifactURI: info.artifactURI, fromRow: 0, params: run.params)
         result.outcome = outcome
         result.detail = detail
@@ -139,6 +143,7 @@ public struct RunImporter: Sendable {
     /// marks the run complete with its status and end.
     func write(_ run: ImportedRun, runId: String, artifactURI: String, fromRow: Int, params: [KeyValue]) async throws -> ImportResult {
         do {
+            try Task.checkCancellation()
             let epochs = run.epochs.filter { $0.row >= fromRow }
             var metrics: [Metric] = []
             for epoch in epochs {
@@ -179,9 +184,13 @@ public struct RunImporter: Sendable {
             }
             try Task.checkCancellation()
             finalTags[ImportTags.state] = "complete"
-            try await client.logBatch(
-                runId: runId, tags: finalTags.sorted { $0.key < $1.key }.map { KeyValue(key: $0.key, value: $0.value) })
-            try await client.updateRun(runId: runId, status: run.status, endTime: run.timeline.end)
+            // The end, once begun, is not cancelled midway: `complete` and the status go together.
+            let (client, status, end) = (self.client, run.status, run.timeline.end)
+            let completed = finalTags.sorted { $0.key < $1.key }.map { KeyValue(key: $0.key, value: $0.value) }
+            try await Task.detached {
+                try await client.logBatch(runId: runId, tags: completed)
+                try await client.updateRun(runId: runId, status: status, endTime: end)
+            }.value
             var result = ImportResult(path: run.folder.path, outcome: .created, runId: runId, status: run.status)
             result.epochsWritten = epochs.count
             result.model = model.map { ($0.name, $0.version) }

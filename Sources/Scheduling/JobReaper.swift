@@ -69,7 +69,7 @@ public struct JobReaper: Sendable {
             let said = state ?? "unknown to the scheduler (gone)"
             var tags = [
                 KeyValue(key: SchedulingTags.schedulerState, value: said), KeyValue(key: "guardianflow.reaped", value: "true"),
-                KeyValue(key: "guardianflow.reaped_at", value: Date().formatted(.iso8601)),
+                KeyValue(key: "guardianflow.reaped_at", value: SchedulingTags.timestamp()),
             ]
             if state == "TIMEOUT" { tags.append(KeyValue(key: SchedulingTags.endedBy, value: "time limit")) }
             if let reason = job?.reason { tags.append(KeyValue(key: "guardianflow.scheduler_reason", value: reason)) }

@@ -55,7 +55,7 @@ public struct TrainingSubmitter: Sendable {
             logger.warning("Runs of jobs that are gone could not be ended before this submit: \(GuardianFlowError.wrap(error).description)")
         }
         let info = try await runner.schedule(
-            options: options, tags: [SchedulingTags.executor: executor.name, SchedulingTags.submittedAt: Date().formatted(.iso8601)])
+            options: options, tags: [SchedulingTags.executor: executor.name, SchedulingTags.submittedAt: SchedulingTags.timestamp()])
         let directory = (settings.workDir as NSString).appendingPathComponent("jobs")
         let command = [PythonEnvironment.currentExecutable(), "train", "--attach", info.runId] + trainArguments
         let jobId: String

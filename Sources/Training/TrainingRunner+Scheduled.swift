@@ -81,7 +81,9 @@ extension TrainingRunner {
         do {
             try await client.updateRun(runId: runId, status: .running)
             var started = tags
-            started["guardianflow.started_at"] = Date().formatted(.iso8601)
+            let milliseconds = ISO8601DateFormatter()
+            milliseconds.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            started["guardianflow.started_at"] = milliseconds.string(from: Date())
             try await client.logBatch(runId: runId, tags: started.sorted { $0.key < $1.key }.map { KeyValue(key: $0.key, value: $0.value) })
         } catch {
             await session.abandon(restoring: .scheduled)

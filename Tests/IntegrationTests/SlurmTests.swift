@@ -240,7 +240,7 @@ struct SlurmTests {
             #expect(runs.allSatisfy { $0.info.status == .finished }, "\(runs.map(\.info.status))")
             // When each ran: from its start on the node to its end; never more than two at once.
             let spans = runs.compactMap { run -> (Date, Date)? in
-                guard let started = run.tags["guardianflow.started_at"].flatMap({ try? Date($0, strategy: .iso8601) }),
+                guard let started = run.tags["guardianflow.started_at"].flatMap(SchedulingTags.date),
                     let end = run.info.endTime
                 else { return nil }
                 return (started, Date(timeIntervalSince1970: Double(end) / 1000))

@@ -163,7 +163,7 @@ struct ImportCommand: AsyncParsableCommand {
                 log.notice("[\(done)/\(total)] \(Self.shortPath(result.path)): \(Self.describe(result))")
             }
         }
-        let stop = SignalCancellation { work.cancel() }
+        let stop = InterruptHandler { _ in work.cancel() }
         let results: [ImportResult]
         do {
             results = try await work.value
@@ -262,33 +262,5 @@ struct ImportReport: Encodable {
             try run.encode(result.model.map { ["name": $0.name, "version": $0.version] }, forKey: .model)
             try run.encode(result.detail, forKey: .detail)
         }
-    }
-}
-
-/// Cancels a task on SIGINT or SIGTERM instead of killing the process, for as long as it lives.
-final class SignalCancellation: @unchecked Sendable {
-    private var sources: [any DispatchSourceSignal] = []
-    private let lock = NSLock()
-    private var caught: Int32?
-
-    var signal: Int32? { lock.withLock { caught } }
-
-    init(_ cancel: @escaping @Sendable () -> Void) {
-        for sig in [SIGINT, SIGTERM] {
-            Glibc.signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [weak self] in
-                self?.lock.withLock { if self?.caught == nil { self?.caught = sig } }
-                cancel()
-            }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    deinit {
-        for source in sources { source.cancel() }
-        Glibc.signal(SIGINT, SIG_DFL)
-        Glibc.signal(SIGTERM, SIG_DFL)
     }
 }

@@ -40,7 +40,7 @@ struct JobsCommand: AsyncParsableCommand {
             let now = Date()
             let rows = runs.filter { !open || $0.run.info.status == .scheduled || $0.run.info.status == .running }.map { run, job in
                 let info = run.info
-                let startedAt = run.tags["guardianflow.started_at"].flatMap { try? Date($0, strategy: .iso8601) }
+                let startedAt = run.tags["guardianflow.started_at"].flatMap(SchedulingTags.date)
                 let submittedAt = Date(timeIntervalSince1970: Double(info.startTime ?? 0) / 1000)
                 let seconds: TimeInterval
                 switch info.status {
