@@ -18,6 +18,11 @@ public struct JobReaper: Sendable {
         self.logger = logger
     }
 
+    /// The executors that can be asked from here: Slurm when its commands are on PATH, and local.
+    public static func availableExecutors(logger: Logger = GuardianFlowLogging.logger("jobs")) -> [any TrainingExecutor] {
+        [SlurmExecutor(logger: logger), LocalExecutor()].filter { (try? $0.checkAvailable()) != nil }
+    }
+
     /// One run this reaper ended.
     public struct Outcome: Sendable, Equatable {
         public var runId: String

@@ -32,9 +32,8 @@ struct JobsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await global.withClient { settings, client in
-            let executors: [any TrainingExecutor] = [SlurmExecutor(logger: log), LocalExecutor()]
-            let available = executors.filter { (try? $0.checkAvailable()) != nil }
-            let runs = try await JobReaper(client: client, executors: available, logger: log).submittedRuns()
+            let runs = try await JobReaper(client: client, executors: JobReaper.availableExecutors(logger: log), logger: log)
+                .submittedRuns()
             var names: [String: String] = [:]
             for experiment in try await client.allExperiments() { names[experiment.experimentId] = experiment.name }
             let now = Date()

@@ -10,10 +10,7 @@ enum RecoveryReport {
             var outcomes = await RunRecovery(settings: settings, client: client).recover(reap: reap)
             if reap {
                 // Submitted runs whose job is gone (Slurm, or a local background job).
-                let executors: [any TrainingExecutor] = [SlurmExecutor(logger: log), LocalExecutor()].filter {
-                    (try? $0.checkAvailable()) != nil
-                }
-                for ended in try await JobReaper(client: client, executors: executors, logger: log).reap() {
+                for ended in try await JobReaper(client: client, executors: JobReaper.availableExecutors(logger: log), logger: log).reap() {
                     outcomes.append(
                         RunRecovery.Outcome(
                             runId: ended.runId, action: .reaped, batchesDelivered: 0,
