@@ -48,10 +48,8 @@ public struct RunImporter: Sendable {
         let filter =
             origin.map { "tags.`\(ImportTags.origin)` = '\($0)'" } ?? "tags.`\(ImportTags.origin)` LIKE '%'"
         var byOrigin: [String: [Run]] = [:]
-        // runs/search takes at most 100 experiments at once.
-        for start in stride(from: 0, to: ids.count, by: 100) {
-            let runs = try await client.allRuns(experimentIds: Array(ids[start..<min(start + 100, ids.count)]), filter: filter)
-            for run in runs { if let key = run.tags[ImportTags.origin] { byOrigin[key, default: []].append(run) } }
+        for run in try await client.allRuns(experimentIds: ids, filter: filter) {
+            if let key = run.tags[ImportTags.origin] { byOrigin[key, default: []].append(run) }
         }
         return byOrigin
     }

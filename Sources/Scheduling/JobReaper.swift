@@ -42,11 +42,8 @@ public struct JobReaper: Sendable {
     /// Every run submitted through one of `executors` (all experiments), with its job's status.
     public func submittedRuns() async throws -> [(run: Run, job: JobStatus?)] {
         let ids = try await client.allExperiments().map(\.experimentId)
-        var runs: [Run] = []
-        for start in stride(from: 0, to: ids.count, by: 100) {
-            runs += try await client.allRuns(
-                experimentIds: Array(ids[start..<min(start + 100, ids.count)]), filter: "tags.`\(SchedulingTags.jobId)` LIKE '%'")
-        }
+        guard !ids.isEmpty else { return [] }
+        let runs = try await client.allRuns(experimentIds: ids, filter: "tags.`\(SchedulingTags.jobId)` LIKE '%'")
         var out: [(Run, JobStatus?)] = []
         for executor in executors {
             let mine = runs.filter { $0.tags[SchedulingTags.executor] == executor.name }

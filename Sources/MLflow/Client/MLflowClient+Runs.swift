@@ -5,7 +5,10 @@ extension MLflowClient {
     struct SearchRunsResponse: Decodable {
         var runs: [Run]?
         var nextPageToken: String?
-        enum CodingKeys: String, CodingKey { case runs, nextPageToken = "next_page_token" }
+        enum CodingKeys: String, CodingKey {
+            case runs
+            case nextPageToken = "next_page_token"
+        }
     }
     struct UpdateRunResponse: Decodable {
         var runInfo: RunInfo?
@@ -14,7 +17,10 @@ extension MLflowClient {
     struct MetricHistoryResponse: Decodable {
         var metrics: [Metric]?
         var nextPageToken: String?
-        enum CodingKeys: String, CodingKey { case metrics, nextPageToken = "next_page_token" }
+        enum CodingKeys: String, CodingKey {
+            case metrics
+            case nextPageToken = "next_page_token"
+        }
     }
 
     /// Creates a run in RUNNING state, once: a create whose answer was lost is found again by
@@ -92,20 +98,24 @@ extension MLflowClient {
         return (page.runs ?? [], page.nextPageToken.flatMap { $0.isEmpty ? nil : $0 })
     }
 
-    /// Every run that matches, following the pages (up to `limit`).
+    /// Every run that matches, following the pages (up to `limit`). Any number of experiments:
+    /// runs/search takes at most 100 at once, so more are asked 100 at a time.
     public func allRuns(
         experimentIds: [String], filter: String? = nil, viewType: ViewType = .activeOnly,
         orderBy: [String] = [], limit: Int = .max
     ) async throws -> [Run] {
         var all: [Run] = []
-        var token: String?
-        repeat {
-            let page = try await searchRuns(
-                experimentIds: experimentIds, filter: filter, viewType: viewType, orderBy: orderBy,
-                maxResults: min(1000, max(1, limit - all.count)), pageToken: token)
-            all += page.runs
-            token = page.nextPageToken
-        } while token != nil && all.count < limit
+        for start in stride(from: 0, to: max(experimentIds.count, 1), by: 100) where all.count < limit {
+            let chunk = Array(experimentIds[start..<min(start + 100, experimentIds.count)])
+            var token: String?
+            repeat {
+                let page = try await searchRuns(
+                    experimentIds: chunk, filter: filter, viewType: viewType, orderBy: orderBy,
+                    maxResults: min(1000, max(1, limit - all.count)), pageToken: token)
+                all += page.runs
+                token = page.nextPageToken
+            } while token != nil && all.count < limit
+        }
         return all
     }
 
