@@ -12,8 +12,10 @@ public struct LocalMLflowServer: Sendable {
     public var port: Int
     public var host = "127.0.0.1"
     public var python: PythonEnvironment
-    /// How long `start()` waits for `/health`.
-    public var startTimeout: Duration = .seconds(120)
+    /// How long `start()` waits for `/health`. A first start creates the database (MLflow's
+    /// migrations), which takes 20 s on an idle two-core machine and minutes on a busy one; a
+    /// server that dies meanwhile is reported at once, so this only bounds a hung one.
+    public var startTimeout: Duration = .seconds(300)
 
     public init(workDir: String, port: Int = 5000, python: PythonEnvironment) {
         self.workDir = workDir
@@ -55,22 +57,24 @@ public struct LocalMLflowServer: Sendable {
         (try? await client().health()) ?? false
     }
 
-    /// The pid of the server this work dir started, when that process still runs: the pidfile
-    /// holds its pid and start time (field 22 of /proc/PID/stat), and a pid the kernel has
-    /// given to another process since, or a pidfile without a start time, names nothing.
-    func runningServerPid() -> pid_t? {
+    /// The server this work dir started, when that process still runs: the pidfile holds its
+    /// pid, start time (field 22 of /proc/PID/stat) and port. A pid the kernel has given to
+    /// another process since, or a pidfile without a start time, names nothing.
+    func runningServer() -> (pid: pid_t, port: Int?)? {
         guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8) else { return nil }
         let fields = text.split(whereSeparator: \.isWhitespace)
-        guard fields.count == 2, let pid = Int32(fields[0]), let start = UInt64(fields[1]), pid > 1,
+        guard fields.count >= 2, let pid = Int32(fields[0]), let start = UInt64(fields[1]), pid > 1,
             let stat = ProcFS().stat(pid), stat.state != "Z", stat.startTime == start
         else { return nil }
-        return pid
+        return (pid, fields.count >= 3 ? Int(fields[2]) : nil)
     }
 
-    /// Records the server's pid and start time.
+    func runningServerPid() -> pid_t? { runningServer()?.pid }
+
+    /// Records the server's pid, start time and port.
     func recordServer(_ pid: pid_t) throws {
         let start = ProcFS().stat(pid)?.startTime ?? 0
-        try "\(pid) \(start)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
+        try "\(pid) \(start) \(port)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
     }
 
     /// The server's state.
@@ -148,13 +152,14 @@ public struct LocalMLflowServer: Sendable {
 
     /// Stops the server this work dir started: SIGTERM to its process group, SIGKILL after `grace`.
     ///
-    /// - Returns: false when none was running.
+    /// - Returns: the address it served at (the port it was started with, whatever `port` says
+    ///   now), or nil when none was running.
     @discardableResult
-    public func stop(grace: Duration = .seconds(10)) async -> Bool {
-        guard let pid = runningServerPid() else {
+    public func stop(grace: Duration = .seconds(10)) async -> String? {
+        guard let (pid, startedPort) = runningServer() else {
             // Nothing of ours runs (a pid reused since by another process is left alone).
             try? FileManager.default.removeItem(atPath: pidFile)
-            return false
+            return nil
         }
         kill(-pid, SIGTERM)
         await ProcFS().waitUntilGroupEnds(pid, timeout: grace, interval: .milliseconds(100))
@@ -163,6 +168,6 @@ public struct LocalMLflowServer: Sendable {
         kill(-pid, SIGKILL)
         await ProcFS().waitUntilGroupEnds(pid, timeout: .seconds(10))
         try? FileManager.default.removeItem(atPath: pidFile)
-        return true
+        return "http://\(host):\(startedPort ?? port)"
     }
 }

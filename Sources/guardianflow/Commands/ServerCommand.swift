@@ -42,8 +42,8 @@ struct ServerCommand: AsyncParsableCommand {
         func run() async throws {
             try await global.run { settings in
                 let server = LocalMLflowServer(settings: settings)
-                if await server.stop() {
-                    Console.out("Stopped the local MLflow server at \(server.uri).")
+                if let stopped = await server.stop() {
+                    Console.out("Stopped the local MLflow server at \(stopped).")
                 } else if await server.isAnswering() {
                     Console.out("A server answers at \(server.uri) but this work dir (\(settings.workDir)) did not start it; left running.")
                 } else {
