@@ -31,6 +31,12 @@ public struct ProcFS: Sendable {
         public var pids: Set<Int32>
         public var cpuTicks: UInt64
         public var residentBytes: UInt64
+
+        mutating func add(_ pid: Int32, _ stat: Stat) {
+            pids.insert(pid)
+            cpuTicks += stat.utime + stat.stime
+            residentBytes += stat.rssPages * ProcFS.pageSize
+        }
     }
 
     /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`).
@@ -63,14 +69,29 @@ public struct ProcFS: Sendable {
         return Memory(totalBytes: total, availableBytes: available)
     }
 
-    /// Every process whose process group is `pgid` (the trainer and the dataloader workers it forks).
+    /// The trainer's processes: every process whose process group is `pgid` (the trainer and the
+    /// dataloader workers it forks), and every process descended from one of them in another
+    /// group (torch.distributed.run starts each multi-GPU worker in a session of its own).
     public func group(_ pgid: Int32) -> GroupUsage {
         var usage = GroupUsage(pids: [], cpuTicks: 0, residentBytes: 0)
+        var others: [(pid: Int32, stat: Stat)] = []
         forEachProcess { pid, stat in
-            guard stat.pgrp == pgid else { return }
-            usage.pids.insert(pid)
-            usage.cpuTicks += stat.utime + stat.stime
-            usage.residentBytes += stat.rssPages * Self.pageSize
+            guard stat.pgrp == pgid else {
+                others.append((pid, stat))
+                return
+            }
+            usage.add(pid, stat)
+        }
+        // Descendants: whoever's parent is already in, until no one is added.
+        var added = true
+        while added, !usage.pids.isEmpty {
+            added = false
+            others.removeAll { process in
+                guard usage.pids.contains(process.stat.ppid) else { return false }
+                usage.add(process.pid, process.stat)
+                added = true
+                return true
+            }
         }
         return usage
     }
@@ -123,6 +144,7 @@ public struct ProcFS: Sendable {
     package struct Stat: Equatable {
         /// `R`, `S`, `Z` for a zombie nobody reaped yet, …
         package var state: Character
+        var ppid: Int32
         var pgrp: Int32
         var utime: UInt64
         var stime: UInt64
@@ -137,15 +159,16 @@ public struct ProcFS: Sendable {
     }
 
     /// Parses /proc/PID/stat. The command name (field 2) may hold spaces and parentheses, so
-    /// fields are counted from the last `)`: state is field 3, pgrp 5, utime 14, stime 15,
+    /// fields are counted from the last `)`: state is field 3, ppid 4, pgrp 5, utime 14, stime 15,
     /// starttime 22, rss 24.
     static func parseStat(_ text: String?) -> Stat? {
         guard let text, let close = text.lastIndex(of: ")") else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 21, let state = fields[0].first, let pgrp = Int32(fields[2]), let utime = UInt64(fields[11]),
+        guard fields.count > 21, let state = fields[0].first, let ppid = Int32(fields[1]), let pgrp = Int32(fields[2]),
+            let utime = UInt64(fields[11]),
             let stime = UInt64(fields[12]), let startTime = UInt64(fields[19]), let rss = Int64(fields[21])
         else { return nil }
-        return Stat(state: state, pgrp: pgrp, utime: utime, stime: stime, startTime: startTime, rssPages: UInt64(max(0, rss)))
+        return Stat(state: state, ppid: ppid, pgrp: pgrp, utime: utime, stime: stime, startTime: startTime, rssPages: UInt64(max(0, rss)))
     }
 
     /// ``parseStat(_:)`` for tests: the process group, CPU ticks (user + system) and resident pages.

@@ -47,6 +47,12 @@ public struct TrainingSubmitter: Sendable {
     ///   - trainArguments: `train`'s options for the job, paths absolute, without `--attach`.
     ///   - resources: what the job asks the scheduler for.
     public func submit(options: TrainingOptions, trainArguments: [String], resources: SlurmResources) async throws -> Submitted {
+        var options = options
+        var trainArguments = trainArguments
+        if let device = try Self.device(options.device, gpus: resources.gpus, logger: logger), device != options.device {
+            options.device = device
+            trainArguments += ["--device", device]
+        }
         try executor.checkAvailable()
         let client = try await TrackingConnector(settings: settings, logger: logger).connect()
         do {
@@ -75,6 +81,28 @@ public struct TrainingSubmitter: Sendable {
         return Submitted(
             runId: info.runId, jobId: jobId, experimentId: info.experimentId, runName: info.runName, executor: executor.name, output: output
         )
+    }
+
+    /// The device the job's training uses. The job sees the GPUs it was given as 0 to N-1
+    /// (Slurm sets CUDA_VISIBLE_DEVICES), so `--gpus N` above one trains on all N (multi-GPU DDP)
+    /// unless `--device` says otherwise, and a `--device` naming more is refused.
+    public static func device(_ device: String?, gpus: Int?, logger: Logger) throws -> String? {
+        guard let device else {
+            guard let gpus, gpus > 1 else { return nil }
+            return (0..<gpus).map(String.init).joined(separator: ",")
+        }
+        guard let indices = TrainingInputValidator.gpuIndices(device) ?? (device.lowercased() == "cuda" ? [0] : nil) else { return device }
+        guard let gpus else {
+            logger.warning(
+                "--device \(device) asks for a GPU, but the job asks Slurm for none: unless the partition gives GPUs by default, add --gpus \(indices.count).")
+            return device
+        }
+        if let beyond = indices.first(where: { $0 >= gpus }) {
+            throw GuardianFlowError.invalidInput(
+                "--device '\(device)' asks for GPU \(beyond), but --gpus \(gpus) gives the job \(gpus) GPU\(gpus == 1 ? "" : "s"), which it sees as "
+                    + "\(gpus == 1 ? "0" : "0 to \(gpus - 1)") (CUDA_VISIBLE_DEVICES). Leave --device out to train on every GPU the job gets.")
+        }
+        return device
     }
 
     /// The paths a job's node must reach at the same place (the binary, the venv, the data, the

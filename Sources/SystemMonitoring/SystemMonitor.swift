@@ -97,6 +97,11 @@ public final class SystemMonitor: @unchecked Sendable {
         lock.withLock { sampler.setGPU(nvml: nvml, device: device, label: label) }
     }
 
+    /// Samples each of a multi-GPU training's GPUs.
+    public func watch(gpus nvml: NVML, devices: [(device: NVML.Device, label: Int)]) {
+        lock.withLock { sampler.setGPUs(nvml: nvml, devices: devices) }
+    }
+
     /// Peak memory and mean utilization of the GPU so far.
     public var gpuSummary: SystemSampler.GPUSummary {
         lock.withLock { sampler.gpuSummary }

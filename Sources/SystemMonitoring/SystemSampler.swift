@@ -13,15 +13,16 @@ public final class SystemSampler {
     public let procFS: ProcFS
     /// The trainer's process group, once it runs.
     public var trainerGroup: Int32?
-    /// The training's GPU, once the trainer has said which it uses.
-    public private(set) var gpu: (nvml: NVML, device: NVML.Device, label: Int)?
+    /// The training's GPUs (one, or each of a multi-GPU training's), once the trainer has said which.
+    public private(set) var gpus: [(nvml: NVML, device: NVML.Device, label: Int)] = []
     /// What the `sys/` summary needs from the samples so far.
     public private(set) var gpuSummary = GPUSummary()
 
     var previousCPU: ProcFS.CPUTimes?
     var previousTrainer: (ticks: UInt64, pids: Set<Int32>, at: ContinuousClock.Instant)?
 
-    /// Peak memory and mean utilization of the training's GPU over the samples.
+    /// Peak memory and mean utilization of the training's GPUs over the samples: the peak of the
+    /// fullest GPU, the mean over every GPU's samples.
     public struct GPUSummary: Sendable, Equatable {
         public var peakMemoryMB: Double?
         public var utilizationSum = 0.0
@@ -35,7 +36,12 @@ public final class SystemSampler {
     }
 
     public func setGPU(nvml: NVML, device: NVML.Device, label: Int) {
-        gpu = (nvml, device, label)
+        gpus = [(nvml, device, label)]
+    }
+
+    /// A multi-GPU training's GPUs, each reported as `system/gpu_<label>_…`.
+    public func setGPUs(nvml: NVML, devices: [(device: NVML.Device, label: Int)]) {
+        gpus = devices.map { (nvml, $0.device, $0.label) }
     }
 
     /// One sample. CPU percentages need a previous sample: the first call only sets the baseline
@@ -71,7 +77,8 @@ public final class SystemSampler {
                 previousTrainer = (usage.cpuTicks, usage.pids, now)
             }
         }
-        if let gpu, let reading = try? gpu.nvml.read(gpu.device, trainerPids: trainerPids) {
+        for gpu in gpus {
+            guard let reading = try? gpu.nvml.read(gpu.device, trainerPids: trainerPids) else { continue }
             let prefix = "system/gpu_\(gpu.label)_"
             let usedMB = Double(reading.memoryUsedBytes) / 1e6
             metrics[prefix + "memory_usage_megabytes"] = usedMB

@@ -25,12 +25,29 @@ public enum TrainerEvent: Sendable, Equatable {
         public var args: [String: String]
         /// The GPU's UUID as torch reports it (`GPU-…`), when training on a CUDA device.
         public var deviceUUID: String?
+        /// Every GPU a multi-GPU (DDP) training uses (`device` is then `cuda:0,1`); empty otherwise.
+        public var devices: [GPU]
+
+        /// One GPU as torch names it (`cuda:1`) and its UUID.
+        public struct GPU: Sendable, Equatable {
+            public var device: String
+            public var uuid: String?
+
+            public init(device: String, uuid: String?) {
+                self.device = device
+                self.uuid = uuid
+            }
+        }
+
+        /// The GPUs to meter: `devices`, else the one `device` names (which may be the CPU).
+        public var gpus: [GPU] { devices.isEmpty ? [GPU(device: device, uuid: deviceUUID)] : devices }
 
         public init(
             pid: Int, saveDir: String, ultralytics: String, torch: String, device: String, epochs: Int, startEpoch: Int,
-            resume: Bool, args: [String: String], deviceUUID: String? = nil
+            resume: Bool, args: [String: String], deviceUUID: String? = nil, devices: [GPU] = []
         ) {
             self.deviceUUID = deviceUUID
+            self.devices = devices
             self.pid = pid
             self.saveDir = saveDir
             self.ultralytics = ultralytics
@@ -97,7 +114,8 @@ public enum TrainerEvent: Sendable, Equatable {
                     pid: wire.pid ?? 0, saveDir: wire.save_dir ?? "", ultralytics: wire.ultralytics ?? "",
                     torch: wire.torch ?? "", device: wire.device ?? "", epochs: wire.epochs ?? 0,
                     startEpoch: max(1, wire.start_epoch ?? 1), resume: wire.resume ?? false,
-                    args: (wire.args ?? [:]).mapValues(\.text), deviceUUID: wire.device_uuid))
+                    args: (wire.args ?? [:]).mapValues(\.text), deviceUUID: wire.device_uuid,
+                    devices: (wire.devices ?? []).compactMap { gpu in gpu.device.map { Started.GPU(device: $0, uuid: gpu.uuid) } }))
         case "epoch":
             return .epoch(
                 Epoch(
@@ -118,6 +136,11 @@ public enum TrainerEvent: Sendable, Equatable {
     }
 
     /// The bridge's JSON, field names as on the wire.
+    struct WireGPU: Decodable {
+        var device: String?
+        var uuid: String?
+    }
+
     struct Wire: Decodable {
         var event: String
         var pid: Int?
@@ -126,6 +149,7 @@ public enum TrainerEvent: Sendable, Equatable {
         var torch: String?
         var device: String?
         var device_uuid: String?
+        var devices: [WireGPU]?
         var epochs: Int?
         var start_epoch: Int?
         var resume: Bool?

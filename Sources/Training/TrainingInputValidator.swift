@@ -9,12 +9,13 @@ import PathSupport
 public struct TrainingInputValidator: Sendable {
     /// The ultralytics package folder, to know its model config names (`yolov8n.yaml`).
     public var ultralyticsPackage: String?
-    /// Whether an NVIDIA GPU can be used here.
-    public var gpuPresent: @Sendable () -> Bool
+    /// The NVIDIA GPUs a training here can use: 0 without a driver, nil when there is one but the
+    /// count is unknown (or is not this machine's to know: `submit` checks GPUs where the job runs).
+    public var visibleGPUs: @Sendable () -> Int?
 
-    public init(ultralyticsPackage: String?, gpuPresent: @escaping @Sendable () -> Bool = { TrainingInputValidator.nvidiaDriverLoaded() }) {
+    public init(ultralyticsPackage: String?, visibleGPUs: @escaping @Sendable () -> Int? = { TrainingInputValidator.visibleGPUCount() }) {
         self.ultralyticsPackage = ultralyticsPackage
-        self.gpuPresent = gpuPresent
+        self.visibleGPUs = visibleGPUs
     }
 
     /// What validation learnt about the dataset.
@@ -60,7 +61,20 @@ public struct TrainingInputValidator: Sendable {
             throw bad("--lr is \(lr); it must be a positive learning rate such as 0.01.")
         }
         if let workers = options.workers, workers < 0 { throw bad("--workers is \(workers); it must be 0 or more.") }
-        if let device = options.device { try validate(device: device) }
+        if let device = options.device {
+            try validate(device: device)
+            let gpus = Self.gpuIndices(device)?.count ?? 1
+            if gpus > 1, options.batch == -1 {
+                throw bad(
+                    "--batch -1 (AutoBatch) sizes the batch to one GPU; ultralytics cannot do that for a multi-GPU training. "
+                        + "Give a batch that is a multiple of \(gpus), e.g. --batch \(gpus * 8) (\(8) images on each GPU).")
+            }
+            if gpus > 1, options.batch < gpus {
+                throw bad(
+                    "--batch \(options.batch) is split across \(gpus) GPUs, which leaves a GPU with none; "
+                        + "give a multiple of \(gpus), e.g. --batch \(gpus * 8).")
+            }
+        }
         if options.batch == -1, options.device == nil || options.device?.lowercased() == "cpu" {
             throw bad(
                 "--batch -1 (AutoBatch) sizes the batch to a GPU's memory, so it needs --device with a GPU index (e.g. --device 0); "
@@ -74,20 +88,35 @@ public struct TrainingInputValidator: Sendable {
         let gpuPattern = #"^(cuda:)?\d+(,\d+)*$"#
         guard lower.range(of: gpuPattern, options: .regularExpression) != nil || lower == "cuda" || lower == "mps" else {
             throw GuardianFlowError.invalidInput(
-                "--device '\(device)' is not a device; use cpu, a GPU index such as 0, or cuda:0.")
+                "--device '\(device)' is not a device; use cpu, a GPU index such as 0, cuda:0, or several GPUs such as 0,1.")
         }
         if lower == "mps" {
             throw GuardianFlowError.invalidInput("--device mps is Apple's GPU, which this machine does not have; use cpu or a CUDA GPU index.")
         }
-        if lower.contains(",") {
-            throw GuardianFlowError.invalidInput(
-                "--device '\(device)' asks for several GPUs; ultralytics trains those in separate DDP processes "
-                    + "that the trainer bridge cannot follow. Give one GPU (e.g. --device 0).")
+        let indices = Self.gpuIndices(device) ?? [0]
+        if let twice = indices.first(where: { index in indices.filter { $0 == index }.count > 1 }) {
+            throw GuardianFlowError.invalidInput("--device '\(device)' names GPU \(twice) twice; list each GPU once (e.g. 0,1).")
         }
-        guard gpuPresent() else {
+        let count = visibleGPUs()
+        guard count != 0 else {
             throw GuardianFlowError.invalidInput(
                 "--device '\(device)' asks for a GPU, but no NVIDIA driver is loaded on this machine; use --device cpu.")
         }
+        if let count, let beyond = indices.first(where: { $0 >= count }) {
+            let visible = ProcessInfo.processInfo.environment["CUDA_VISIBLE_DEVICES"].map { " (CUDA_VISIBLE_DEVICES='\($0)')" } ?? ""
+            throw GuardianFlowError.invalidInput(
+                "--device '\(device)' asks for GPU \(beyond), but \(count) GPU\(count == 1 ? " is" : "s are") visible here\(visible): "
+                    + "use \(count == 1 ? "0" : "indices 0 to \(count - 1)").")
+        }
+    }
+
+    /// The GPU indices of a device list (`0,1`, `cuda:0,1`); nil for cpu, mps or bare `cuda`.
+    public static func gpuIndices(_ device: String) -> [Int]? {
+        var text = device.lowercased().trimmingCharacters(in: .whitespaces)
+        if text.hasPrefix("cuda:") { text = String(text.dropFirst(5)) }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
+        return parts.compactMap { $0 }
     }
 
     /// Validates a data YAML and its image folders.
@@ -267,5 +296,19 @@ public struct TrainingInputValidator: Sendable {
     /// Whether the NVIDIA kernel driver is loaded.
     public static func nvidiaDriverLoaded() -> Bool {
         FileManager.default.fileExists(atPath: "/proc/driver/nvidia/version")
+    }
+
+    /// The GPUs CUDA will show a training here: 0 without a driver; CUDA_VISIBLE_DEVICES' entries
+    /// when it is set (Slurm sets it to the job's GPUs); else the driver's GPUs
+    /// (/proc/driver/nvidia/gpus), or nil when it does not list them.
+    public static func visibleGPUCount(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int? {
+        guard nvidiaDriverLoaded() else { return 0 }
+        if let visible = environment["CUDA_VISIBLE_DEVICES"] {
+            // CUDA stops at the first entry it cannot use (-1, a bad UUID).
+            let entries = visible.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            return entries.prefix { !$0.isEmpty && $0 != "-1" }.count
+        }
+        let count = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/driver/nvidia/gpus"))?.count ?? 0
+        return count > 0 ? count : nil
     }
 }

@@ -6,7 +6,7 @@ import MLflow
 import SystemMonitoring
 
 /// A training's system metrics: the machine and the trainer's process group sampled into the
-/// run's journal, and the GPU the trainer reported it uses.
+/// run's journal, and the GPUs the trainer reported it uses.
 enum TrainingMonitor {
     /// Starts sampling; nil when system metrics are off (`system_metrics_interval` 0). A resumed
     /// run's samples continue after the steps it already has.
@@ -27,30 +27,31 @@ enum TrainingMonitor {
         return monitor
     }
 
-    /// Points the monitor at the GPU the trainer uses; returns the `guardianflow.gpu_metrics` tag
-    /// saying what is logged, or why nothing is.
+    /// Points the monitor at the GPUs the trainer uses (one, or each of a multi-GPU training's);
+    /// returns the `guardianflow.gpu_metrics` tag saying what is logged, or why nothing is.
     static func watchGPU(_ started: TrainerEvent.Started, monitor: SystemMonitor?, settings: Settings, logger: Logger) -> String {
         guard let monitor else { return "off: system metrics are turned off (system_metrics_interval 0)" }
-        let selection: GPUSelection?
+        let selections: [GPUSelection]
         do {
-            selection = try GPUSelection.resolve(
-                device: started.device, uuid: started.deviceUUID,
-                cudaVisibleDevices: ProcessInfo.processInfo.environment["CUDA_VISIBLE_DEVICES"])
+            let visible = ProcessInfo.processInfo.environment["CUDA_VISIBLE_DEVICES"]
+            selections = try started.gpus.compactMap { try GPUSelection.resolve(device: $0.device, uuid: $0.uuid, cudaVisibleDevices: visible) }
         } catch {
             logger.warning("GPU metrics are not logged: \(error).")
             return "unavailable: \(error)"
         }
-        guard let selection else {
+        guard !selections.isEmpty else {
             var reason = "unavailable: the training runs on the CPU (device \(started.device))"
             if case .absent(let why) = NVMLAvailability.probe(path: settings.nvmlLibrary) { reason += "; NVML absent: \(why)" }
             return reason
         }
         do {
             let nvml = try NVML.open(path: settings.nvmlLibrary)
-            let device = try selection.open(in: nvml)
-            monitor.watch(gpu: nvml, device: device, label: selection.label)
-            logger.debug("GPU metrics: \(device.name) (\(device.uuid)) as system/gpu_\(selection.label)_*.")
-            return "logged as system/gpu_\(selection.label)_*: \(device.name) (\(device.uuid))"
+            let devices = try selections.map { (device: try $0.open(in: nvml), label: $0.label) }
+            monitor.watch(gpus: nvml, devices: devices)
+            let series = devices.map { "system/gpu_\($0.label)_*" }.joined(separator: ", ")
+            let names = devices.map { "\($0.device.name) (\($0.device.uuid))" }.joined(separator: ", ")
+            logger.debug("GPU metrics: \(names) as \(series).")
+            return "logged as \(series): \(names)"
         } catch {
             logger.warning("GPU metrics are not logged: \(error).")
             return "unavailable: \(error)"

@@ -34,6 +34,9 @@ public struct TrainingRunner: Sendable {
     /// Says what the user should know (the local server being started, MLflow not answering)
     /// and, at debug level, what the training does.
     public var logger: Logger
+    /// Whether `--device` is checked against this machine's GPUs. `submit` to a cluster turns it
+    /// off: the job's node has the GPUs, and checks them when the job starts.
+    public var checksGPUsHere = true
 
     public init(
         experimentName: String, modelArch: String = TrainingOptions.defaultModel, dataYAML: String, settings: Settings? = nil,
@@ -86,7 +89,9 @@ public struct TrainingRunner: Sendable {
     func prepare(options: TrainingOptions) async throws -> Prepared {
         let settings = try self.settings ?? ConfigLoader().load()
         let python = PythonEnvironment.locate(settings: settings)
-        let validator = TrainingInputValidator(ultralyticsPackage: python.ultralyticsPackage())
+        let checksGPUs = checksGPUsHere
+        let validator = TrainingInputValidator(
+            ultralyticsPackage: python.ultralyticsPackage(), visibleGPUs: { checksGPUs ? TrainingInputValidator.visibleGPUCount() : nil })
         try validator.validate(options: options)
         let model = try validator.validate(model: modelArch)
         guard python.exists else {
@@ -189,6 +194,7 @@ public struct TrainingRunner: Sendable {
             throw GuardianFlowError.registryState("Run \(runId) was not made by guardianflow train; it cannot be resumed.")
         }
         let validator = TrainingInputValidator(ultralyticsPackage: python.ultralyticsPackage())
+        if let device = options.device { try validator.validate(device: device) }
         let dataset = try validator.validate(dataYAML: dataPath, root: run.tags["guardianflow.data_root"])
         let experiment = try await client.getExperiment(id: run.info.experimentId)
         try await TrainingExperiment.markKind(experiment, client: client)

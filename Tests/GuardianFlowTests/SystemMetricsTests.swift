@@ -146,6 +146,37 @@ struct SystemMetricsTests {
         #expect((memory?.usedBytes ?? 0) > 0)
     }
 
+    @Test("the trainer's processes include those it starts in sessions of their own (torch.distributed.run's workers)")
+    func descendantsInOtherSessions() async throws {
+        // The trainer forks a worker that leaves for a session of its own, as torchrun starts DDP workers.
+        let child = try ChildProcess.spawn(
+            ProcessSpec(
+                executable: TestEnvironment.python,
+                arguments: [
+                    "-c",
+                    "import os, sys, time\nif os.fork() == 0:\n    os.setsid(); b = bytearray(80_000_000); time.sleep(30); os._exit(0)\ntime.sleep(30)",
+                ],
+                stdout: .null, stderr: .null, grouping: .newGroup))
+        TestEnvironment.register(pgid: child.pid)
+        defer {
+            ProcFS().group(child.pid).pids.forEach { kill($0, SIGKILL) }
+            TestEnvironment.unregister(pgid: child.pid)
+        }
+        let deadline = ContinuousClock.now + .seconds(30)
+        var worker: Int32?
+        var usage = ProcFS().group(child.pid)
+        while ContinuousClock.now < deadline {
+            usage = ProcFS().group(child.pid)
+            worker = usage.pids.first { $0 != child.pid }
+            if worker != nil, usage.residentBytes > 80_000_000 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let found = try #require(worker, "the worker in its own session is not counted: \(usage.pids)")
+        #expect(ProcFS().runningMembers(of: child.pid) == [child.pid], "the worker is in another group")
+        #expect(usage.pids == [child.pid, found])
+        #expect(usage.residentBytes > 80_000_000, "the worker's memory counts: \(usage.residentBytes)")
+    }
+
     @Test("a real child's process group: its processes, CPU and resident memory; GPU figures from the stand-in")
     func sampleRealChild() async throws {
         // A busy trainer-like child that forks a worker, in a group of its own.

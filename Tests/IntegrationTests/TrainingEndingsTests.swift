@@ -183,4 +183,48 @@ struct TrainingEndingsTests {
         let tag = try #require(py["tag"] as? String)
         #expect(tag.contains("Fake GPU 0") && tag.contains("system/gpu_0_"), "\(tag)")
     }
+
+    @Test("a multi-GPU (DDP) training: each GPU it names is metered as system/gpu_N, the others are not")
+    func multiGPUMetrics() async throws {
+        let server = try currentServer()
+        let fake = try await FakeNVML.build(["FAKE_DEVICES=3"])
+        let saveDir = TestEnvironment.temporaryDirectory("ddp-run")
+        try FileManager.default.createDirectory(atPath: saveDir + "/weights", withIntermediateDirectories: true)
+        try Data(repeating: 7, count: 1_000_000).write(to: URL(fileURLWithPath: saveDir + "/weights/best.pt"))
+        // What the bridge reports for --device 0,2: the DDP device list and each GPU's UUID.
+        let started = TrainerEvent.started(
+            .init(pid: 1, saveDir: saveDir, ultralytics: "8.4.190", torch: "2", device: "cuda:0,2", epochs: 3, startEpoch: 1,
+                  resume: false, args: ["epochs": "3", "batch": "64", "device": "0,2"], deviceUUID: "GPU-fake-0000",
+                  devices: [.init(device: "cuda:0", uuid: "GPU-fake-0000"), .init(device: "cuda:2", uuid: "GPU-fake-0002")]))
+        let finished = TrainerEvent.finished(
+            .init(saveDir: saveDir, best: saveDir + "/weights/best.pt", last: nil, epochsCompleted: 3,
+                  bestMetrics: ["metrics/mAP50-95(B)": 0.3], speedMs: ["inference": 1.25], resultsCSV: nil, argsYAML: nil))
+        let experiment = "ddp-\(UUID().uuidString.prefix(6))"
+        let runner = try runner(
+            server, experiment: experiment, events: [started, Self.epoch(1), Self.epoch(2), Self.epoch(3), finished],
+            delay: .milliseconds(400),
+            environment: ["GUARDIANFLOW_NVML_LIBRARY": fake.path, "GUARDIANFLOW_SYSTEM_METRICS_INTERVAL": "0.2"])
+        let result = try await runner.run(epochs: 3, batchSize: 64)
+        #expect(result.status == .finished)
+
+        let check = try await Python.json(
+            """
+            import json
+            from mlflow import MlflowClient
+            c = MlflowClient()
+            run = c.get_run('\(result.runId)')
+            print(json.dumps({'keys': sorted(k for k in run.data.metrics if k.startswith('system/gpu')),
+                              'counts': {k: len(c.get_metric_history(run.info.run_id, k)) for k in run.data.metrics if k.startswith('system/gpu')},
+                              'tag': run.data.tags.get('guardianflow.gpu_metrics'), 'device': run.data.params.get('device')}))
+            """, environment: server.pythonEnvironment)
+        let py = try #require(check as? [String: Any])
+        let keys = try #require(py["keys"] as? [String])
+        #expect(keys.contains("system/gpu_0_utilization_percentage") && keys.contains("system/gpu_2_utilization_percentage"), "\(keys)")
+        #expect(keys.contains("system/gpu_2_memory_usage_megabytes"), "\(keys)")
+        #expect(!keys.contains { $0.hasPrefix("system/gpu_1_") }, "GPU 1 is not the training's: \(keys)")
+        let counts = try #require(py["counts"] as? [String: Int])
+        #expect((counts["system/gpu_2_utilization_percentage"] ?? 0) >= 3, "\(counts)")
+        let tag = try #require(py["tag"] as? String)
+        #expect(tag.contains("system/gpu_0_*, system/gpu_2_*") && tag.contains("Fake GPU 0") && tag.contains("Fake GPU 2"), "\(tag)")
+    }
 }

@@ -133,7 +133,7 @@ struct TrainingIntegrationTests {
             (["--batch", "-2"], "--batch"),
             (["--imgsz", "0"], "--imgsz"),
             (["--device", "tpu"], "not a device"),
-            (["--device", "0,1"], "several GPUs"),
+            (["--device", "0,0"], "names GPU 0 twice"),
         ])
     func badInput(override: [String], expected: String) async throws {
         let server = try currentServer()

@@ -9,8 +9,9 @@ Event channel
     every other print -- ultralytics' logger, torch, tqdm, subprocesses -- lands on stderr. Each
     line is flushed as soon as it is written. NaN/inf become null; the output is pure ASCII JSON.
 
-    {"event":"started","pid","save_dir","ultralytics","torch","device","device_uuid","epochs",
+    {"event":"started","pid","save_dir","ultralytics","torch","device","device_uuid","devices","epochs",
      "start_epoch","batch","resume","args"}                          device_uuid: "GPU-..." or null
+                                     devices: [{"device":"cuda:N","uuid"}] for every GPU it trains on
     {"event":"epoch","epoch","epochs","time","metrics","lr"}          one per epoch, 1-based
     {"event":"finished","save_dir","best","last","epochs_completed","best_metrics","speed_ms",
      "results_csv","args_yaml"}      best_metrics: best.pt's final evaluation and the train/ losses
@@ -24,6 +25,12 @@ Job JSON
     project, name    save_dir = abspath(project)/name, exist_ok=True
     resume   null, or the path of a last.pt to continue with ultralytics' own resume
     args     dict of extra ultralytics train overrides, e.g. {"lr0": 0.01, "plots": false}
+
+Multi-GPU (DDP)
+    With a device list ("0,1"), ultralytics trains in `torch.distributed.run` workers, not in this
+    process; the callbacks travel to them pickled and send their events back through a Unix socket
+    this process relays (guardianflow_trainer.relay). The events are the same; `device` is
+    "cuda:0,1" and `devices` names each GPU.
 
 Replay (tests only)
     This entry point always trains; nothing in the environment makes it replay. A recording made
@@ -56,6 +63,8 @@ import time
 import traceback
 from pathlib import Path, PurePath
 from typing import Any, Callable
+
+from .relay import EventRelay, RelayChannel, RelayedFailure, device_count, encode_event
 
 ERROR_KINDS = ("oom", "dataset", "model", "config", "other")
 
@@ -155,8 +164,10 @@ class EventChannel:
         self._lock = threading.Lock()
 
     def emit(self, event: str, **fields: Any) -> None:
-        line = json.dumps(json_safe({"event": event, **fields}), allow_nan=False, ensure_ascii=True,
-                          separators=(",", ":"))
+        self.emit_line(encode_event(event, fields))
+
+    def emit_line(self, line: str) -> None:
+        """An event line already encoded (a DDP worker's, relayed)."""
         with self._lock:
             if self._tee is not None:
                 self._tee.write(line + "\n")
@@ -288,10 +299,6 @@ def validate_job(job: dict[str, Any]) -> dict[str, Any]:
     check("args", (dict,))
     if job["device"] is not None:
         job["device"] = str(job["device"])
-        if "," in job["device"].strip(","):
-            # ultralytics runs multi-GPU training in a separate DDP process where these callbacks
-            # (and so the event stream) do not exist.
-            raise BridgeError("config", f"multi-device (DDP) training is not supported: device={job['device']!r}")
     job["args"] = dict(job["args"] or {})
     clash = sorted(k for k in job["args"] if k in _RESERVED_ARGS)
     if clash:
@@ -356,11 +363,11 @@ def build_train_kwargs(job: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # Environment
 # --------------------------------------------------------------------------------------------
-def die_with_parent() -> None:
+def die_with_parent(parent_pid: int | None = None) -> None:
     """Ask Linux to SIGTERM this process when guardianflow (its parent) dies, even by SIGKILL,
     so no trainer outlives it. GUARDIANFLOW_PARENT_PID guards the race where the parent died
-    before the request was made."""
-    parent = os.environ.pop("GUARDIANFLOW_PARENT_PID", None)
+    before the request was made. A DDP worker passes torchrun's pid: it goes when torchrun goes."""
+    parent = str(parent_pid) if parent_pid is not None else os.environ.pop("GUARDIANFLOW_PARENT_PID", None)
     if not parent or not sys.platform.startswith("linux"):
         return
     try:
@@ -465,12 +472,35 @@ def _disable_runtime_downloads() -> None:
 # --------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------
+def _gpus(trainer) -> list[dict[str, Any]]:
+    """Every GPU the training uses, with its UUID: one, or each of a DDP device list ("0,1")."""
+    device = trainer.device
+    if getattr(device, "type", None) != "cuda":
+        return []
+    import torch
+
+    spec = str(getattr(trainer.args, "device", "") or "").split(":", 1)[-1]
+    indices = [int(p) for p in spec.split(",") if p.strip().isdigit()]
+    if len(indices) < 2:
+        indices = [device.index or 0]
+    return [{"device": f"cuda:{i}", "uuid": _device_uuid(torch.device("cuda", i))} for i in indices]
+
+
 class _Run:
-    """Callback state for one training."""
+    """Callback state for one training.
+
+    With several GPUs it is pickled into ultralytics' DDP workers (see guardianflow_trainer.relay):
+    there its events go through the relay, only rank 0 reports, it reports the end itself (the
+    launcher's trainer never trains), and an uncaught exception in any rank becomes the error event.
+    """
 
     def __init__(self, events: EventChannel, set_phase: Callable[[str], None]) -> None:
         self.events = events
         self.set_phase = set_phase
+        # Where a DDP worker's copy sends its events; set by run_job before ultralytics pickles it.
+        self.relay_address: str | None = None
+        self.remote = False  # a DDP worker's copy
+        self.quiet = False  # a DDP worker other than rank 0
         self.started = False
         self.emitted: list[int] = []
         self.in_final_eval = False
@@ -479,8 +509,29 @@ class _Run:
         # new best): the final evaluation re-measures best.pt's metrics, but not its training losses.
         self.best_epoch_losses: dict[str, Any] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        if self.relay_address is None:
+            raise TypeError("the bridge's callbacks can go to another process only with an EventRelay to report to")
+        state = dict(self.__dict__)
+        state["events"] = None
+        state["set_phase"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # In a DDP worker, as ultralytics' generated script loads the callbacks.
+        self.__dict__.update(state)
+        self.remote = True
+        self.quiet = int(os.environ.get("RANK", "0")) > 0
+        self.events = RelayChannel(self.relay_address)
+        phase = ["setup"]
+        self.set_phase = lambda p: phase.__setitem__(0, p)
+        _report_uncaught(self.events, phase)
+        die_with_parent(os.getppid())
+
     # on_pretrain_routine_start: the trainer exists (args/save_dir final); dataset checks follow.
     def on_pretrain_routine_start(self, trainer) -> None:
+        if self.quiet:
+            return
         self.set_phase("setup")
         original = trainer.final_eval
 
@@ -503,20 +554,25 @@ class _Run:
         self.set_phase("train")
 
     def _emit_started(self, trainer) -> None:
-        if self.started:
+        if self.started or self.quiet:
             return
         self.started = True
         import torch
         import ultralytics
 
+        gpus = _gpus(trainer)
+        device = str(trainer.device)
+        if len(gpus) > 1:
+            device = "cuda:" + ",".join(g["device"].split(":")[1] for g in gpus)
         self.events.emit(
             "started",
             pid=os.getpid(),
             save_dir=str(trainer.save_dir),
             ultralytics=ultralytics.__version__,
             torch=torch.__version__,
-            device=str(trainer.device),
-            device_uuid=_device_uuid(trainer.device),
+            device=device,
+            device_uuid=gpus[0]["uuid"] if gpus else None,
+            devices=gpus,
             epochs=int(trainer.epochs),
             start_epoch=int(trainer.start_epoch) + 1,
             batch=trainer.batch_size,
@@ -525,6 +581,8 @@ class _Run:
         )
 
     def on_fit_epoch_end(self, trainer) -> None:
+        if self.quiet:  # ultralytics calls it in every DDP rank
+            return
         epoch = int(trainer.epoch) + 1
         if self.in_final_eval or epoch in self.emitted:
             # Final validation of best.pt (ultralytics re-fires on_fit_epoch_end at epoch+1).
@@ -548,7 +606,12 @@ class _Run:
         )
 
     def on_train_end(self, trainer) -> None:
+        if self.quiet:
+            return
         self.set_phase("final")
+        if self.remote:
+            # After the final evaluation, in rank 0: the only process that knows the results.
+            self.finished(trainer)
 
     def finished(self, trainer) -> None:
         validator = getattr(trainer, "validator", None)
@@ -596,8 +659,33 @@ def run_job(job: dict[str, Any], events: EventChannel, set_phase: Callable[[str]
     for name in ("on_pretrain_routine_start", "on_pretrain_routine_end", "on_train_start", "on_fit_epoch_end",
                  "on_train_end"):
         model.add_callback(name, getattr(run, name))
-    model.train(**kwargs)
-    run.finished(model.trainer)
+    if device_count(kwargs.get("device")) < 2:
+        model.train(**kwargs)
+        run.finished(model.trainer)
+        return
+    # Several GPUs: ultralytics trains in DDP workers that report through the relay.
+    relay = EventRelay(events)
+    run.relay_address = relay.address
+    set_phase("train")
+    relay.run(lambda: model.train(**kwargs))
+
+
+def _report_uncaught(events: Any, phase: list[str]) -> None:
+    """In a DDP worker: an exception nothing catches (ultralytics' script calls train() bare)
+    becomes the error event, classified as in the bridge; a stop (KeyboardInterrupt) does not."""
+    original = sys.excepthook
+
+    def hook(kind, exc, tb):
+        if not issubclass(kind, KeyboardInterrupt):
+            try:
+                text = strip_ansi("".join(traceback.format_exception(kind, exc, tb)))
+                events.emit("error", kind=classify(exc, phase[0]), message=strip_ansi(str(exc)).strip() or kind.__name__,
+                            exception=kind.__name__, phase=phase[0], traceback=text)
+            except Exception:
+                pass
+        original(kind, exc, tb)
+
+    sys.excepthook = hook
 
 
 def report_failures(events: EventChannel, work: Callable[[Callable[[str], None]], int]) -> int:
@@ -613,6 +701,8 @@ def report_failures(events: EventChannel, work: Callable[[Callable[[str], None]]
         return work(set_phase)
     except KeyboardInterrupt:
         raise  # die by SIGINT (exit 130 / signal), never report it as an error event
+    except RelayedFailure:
+        return 1  # a DDP worker reported it already
     except BaseException as e:  # noqa: BLE001 - every failure must become an event
         if isinstance(e, SystemExit) and e.code in (0, None):
             raise

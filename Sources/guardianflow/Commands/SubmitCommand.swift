@@ -45,7 +45,9 @@ struct SubmitCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var training: TrainingFlags
     @Option(help: "The Slurm partition (default: slurm_partition, else the cluster's default).") var partition: String?
-    @Option(help: "GPUs for the training (sbatch --gpus); CUDA_VISIBLE_DEVICES on the node says which.") var gpus: Int?
+    @Option(
+        help: "GPUs for the training (sbatch --gpus); CUDA_VISIBLE_DEVICES on the node says which. Above one, the training uses them all (multi-GPU DDP) unless --device says otherwise."
+    ) var gpus: Int?
     @Option(help: "CPUs for the training (sbatch --cpus-per-task).") var cpus: Int?
     @Option(help: ArgumentHelp("Memory for the training, as sbatch takes it (32G).", valueName: "size")) var mem: String?
     @Option(help: ArgumentHelp("The time limit, as sbatch takes it (minutes, HH:MM:SS, D-HH:MM:SS).", valueName: "limit")) var time: String?
@@ -89,10 +91,12 @@ struct SubmitCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await global.run(flags: training.systemMetricsInterval.map { [.systemMetricsInterval: $0] } ?? [:]) { settings in
-            let runner = TrainingRunner(
+            var runner = TrainingRunner(
                 experimentName: training.experiment ?? "", modelArch: training.model ?? TrainingOptions.defaultModel,
                 dataYAML: training.data ?? "",
                 settings: settings, logger: log)
+            // The job's node has the GPUs (and checks them when the job starts), not this machine.
+            runner.checksGPUsHere = executor == "local"
             let executor: any TrainingExecutor = executor == "local" ? LocalExecutor() : SlurmExecutor(logger: log)
             let python = PythonEnvironment.locate(settings: settings)
             var paths = [PythonEnvironment.currentExecutable(), python.python, settings.workDir]

@@ -22,7 +22,7 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: "Initial learning rate (ultralytics' lr0; default: ultralytics' 0.01).") var lr: Double?
     @Option(
         help:
-            "cpu, or one GPU index such as 0 or cuda:0 (default: ultralytics' choice, the first GPU if any). One GPU per training: several (0,1) are refused."
+            "cpu, a GPU index such as 0 or cuda:0, or several (0,1) for ultralytics' multi-GPU (DDP) training, each GPU metered (default: ultralytics' choice, the first GPU if any)."
     ) var device: String?
     @Option(help: "Dataloader workers.") var workers: Int?
     @Option(help: "Random seed.") var seed: Int?
