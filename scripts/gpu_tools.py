@@ -521,6 +521,12 @@ def cmd_report(ns) -> int:
     if ns.device != "cpu" and not gpu_series:
         print("report: no system/gpu_* series was logged", file=sys.stderr)
         return 4
+    # A multi-GPU (DDP) training (--device 0,1): every GPU metered under its own index.
+    indices = [p for p in ns.device.split(":")[-1].split(",") if p.strip().isdigit()]
+    missing = [i for i in indices if not any(k.startswith(f"system/gpu_{i}_") for k in gpu_series)] if len(indices) > 1 else []
+    if missing:
+        print(f"report: no system/gpu_N_* series for GPU(s) {', '.join(missing)} of --device {ns.device}", file=sys.stderr)
+        return 4
     return 0
 
 

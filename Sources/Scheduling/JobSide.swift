@@ -27,6 +27,10 @@ public enum JobSide {
         do {
             return try await runner.attach(runId: runId, options: options, tags: startTags(environment: environment))
         } catch let error as GuardianFlowError {
+            if case .invalidInput(let message) = error {
+                await failScheduled(runId: runId, message: message, settings: settings, environment: environment)
+                throw error
+            }
             guard case .interrupted = error else { throw error }
             var endedBy = "signal"
             if let job = environment["SLURM_JOB_ID"] {
@@ -38,5 +42,20 @@ public enum JobSide {
             }
             throw error
         }
+    }
+
+    /// A job whose checks fail on its node (a dataset the node cannot reach, GPUs it does not
+    /// have) ends its SCHEDULED run FAILED with the reason, rather than leave it for the reaper to
+    /// find with only Slurm's state.
+    static func failScheduled(runId: String, message: String, settings: Settings, environment: [String: String]) async {
+        guard let client = try? TrackingConnector(settings: settings).makeClient(),
+            let run = try? await client.getRun(id: runId), run.info.status == .scheduled
+        else { return }
+        var tags = startTags(environment: environment)
+        tags["guardianflow.error.kind"] = "input"
+        tags["guardianflow.error.message"] = Redaction.scrub("on \(tags["guardianflow.node"] ?? "the node"): \(message)", secrets: settings.secretValues)
+        tags[SchedulingTags.endedBy] = "input check"
+        _ = try? await client.logBatch(runId: runId, tags: tags.sorted { $0.key < $1.key }.map { KeyValue(key: $0.key, value: $0.value) })
+        _ = try? await client.updateRun(runId: runId, status: .failed, endTime: Int64(Date().timeIntervalSince1970 * 1000))
     }
 }

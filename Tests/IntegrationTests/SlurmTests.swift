@@ -26,13 +26,10 @@ struct SlurmTests {
         return TestEnvironment.cleanEnvironment(extra)
     }
 
-    func submit(_ arguments: [String], _ environment: [String: String]) async throws -> (CLI.Result, [String: String]) {
+    func submit(_ arguments: [String], _ environment: [String: String], device: String? = "cpu") async throws -> (CLI.Result, [String: String]) {
         let result = try await CLI.run(
-            [
-                "submit", "--data", Self.data, "--epochs", "2", "--batch", "8", "--imgsz", "64", "--device", "cpu", "--workers", "0",
-                "--arg", "plots=false",
-                "--json",
-            ] + arguments, environment: environment, timeout: .seconds(180))
+            ["submit", "--data", Self.data, "--epochs", "2", "--batch", "8", "--imgsz", "64"] + (device.map { ["--device", $0] } ?? [])
+                + ["--workers", "0", "--arg", "plots=false", "--json"] + arguments, environment: environment, timeout: .seconds(180))
         let json = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? [:]
         return (result, json.compactMapValues { $0 as? String })
     }
@@ -217,6 +214,40 @@ struct SlurmTests {
             let (missing, _) = try await submit(["--experiment", experiment], noSlurm)
             #expect(missing.exitCode == 69, "\(missing.stderr)")
             #expect(missing.stderr.contains("Slurm"), "\(missing.stderr)")
+        }
+    }
+
+    @Test(
+        "--gpus 2: Slurm gives the job both GPUs and it trains with --device 0,1 (multi-GPU DDP); a node that cannot use them fails the run with the reason at once"
+    )
+    func twoGPUs() async throws {
+        let server = try currentServer()
+        try await withStopping(try await SlurmTestCluster.start()) { cluster in
+            let python = try ReplayingPython.make(recording: try await Self.recording.value, delay: 0)
+            let work = TestEnvironment.temporaryDirectory("slurm-work")
+            let environment = env(server, cluster, work: work, python: python)
+            // Asking for a GPU the job will not have is refused before anything is queued.
+            let (beyond, _) = try await submit(["--experiment", "slurm-ddp", "--gpus", "2"], environment, device: "0,2")
+            #expect(beyond.exitCode == 65 && beyond.stderr.contains("asks for GPU 2"), "\(beyond.stderr)")
+
+            let (result, json) = try await submit(["--experiment", "slurm-ddp", "--gpus", "2"], environment, device: nil)
+            #expect(result.exitCode == 0, "\(result.stderr)")
+            let runId = try #require(json["run_id"], "\(result.stdout)")
+            let script = try String(contentsOfFile: work + "/jobs/\(runId).sh", encoding: .utf8)
+            #expect(script.contains("'--device' '0,1'"), "\(script)")
+            let client = try server.client()
+            let run = try await waitFor(runId, [.finished, .failed, .killed], client: client)
+            #expect(run.params["device"] == "0,1", "\(run.params)")
+            #expect(run.tags["guardianflow.cuda_visible_devices"] == "0,1", "Slurm gave it both GPUs: \(run.tags)")
+            if !TrainingInputValidator.nvidiaDriverLoaded() {
+                // The GPUs here are declared, not real: the node's check refuses them, and the run
+                // says so itself (not left SCHEDULED for the reaper to end with only Slurm's state).
+                #expect(run.info.status == .failed)
+                #expect(run.tags["guardianflow.error.kind"] == "input", "\(run.tags)")
+                #expect(run.tags["guardianflow.error.message"]?.contains("no NVIDIA driver") == true, "\(run.tags)")
+                #expect(run.tags[SchedulingTags.endedBy] == "input check")
+                #expect(run.tags["guardianflow.reaped"] == nil)
+            }
         }
     }
 
