@@ -53,7 +53,8 @@ public enum JobSide {
         else { return }
         var tags = startTags(environment: environment)
         tags["guardianflow.error.kind"] = "input"
-        tags["guardianflow.error.message"] = Redaction.scrub("on \(tags["guardianflow.node"] ?? "the node"): \(message)", secrets: settings.secretValues)
+        tags["guardianflow.error.message"] = Redaction.scrub(
+            "on \(tags["guardianflow.node"] ?? "the node"): \(message)", secrets: settings.secretValues)
         tags[SchedulingTags.endedBy] = "input check"
         _ = try? await client.logBatch(runId: runId, tags: tags.sorted { $0.key < $1.key }.map { KeyValue(key: $0.key, value: $0.value) })
         _ = try? await client.updateRun(runId: runId, status: .failed, endTime: Int64(Date().timeIntervalSince1970 * 1000))

@@ -94,13 +94,15 @@ public struct TrainingSubmitter: Sendable {
         guard let indices = TrainingInputValidator.gpuIndices(device) ?? (device.lowercased() == "cuda" ? [0] : nil) else { return device }
         guard let gpus else {
             logger.warning(
-                "--device \(device) asks for a GPU, but the job asks Slurm for none: unless the partition gives GPUs by default, add --gpus \(indices.count).")
+                "--device \(device) asks for a GPU, but the job asks Slurm for none: unless the partition gives GPUs by default, add --gpus \(indices.count)."
+            )
             return device
         }
         if let beyond = indices.first(where: { $0 >= gpus }) {
             throw GuardianFlowError.invalidInput(
                 "--device '\(device)' asks for GPU \(beyond), but --gpus \(gpus) gives the job \(gpus) GPU\(gpus == 1 ? "" : "s"), which it sees as "
-                    + "\(gpus == 1 ? "0" : "0 to \(gpus - 1)") (CUDA_VISIBLE_DEVICES). Leave --device out to train on every GPU the job gets.")
+                    + "\(gpus == 1 ? "0" : "0 to \(gpus - 1)") (CUDA_VISIBLE_DEVICES). Leave --device out to train on every GPU the job gets."
+            )
         }
         return device
     }

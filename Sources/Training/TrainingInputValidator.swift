@@ -91,7 +91,8 @@ public struct TrainingInputValidator: Sendable {
                 "--device '\(device)' is not a device; use cpu, a GPU index such as 0, cuda:0, or several GPUs such as 0,1.")
         }
         if lower == "mps" {
-            throw GuardianFlowError.invalidInput("--device mps is Apple's GPU, which this machine does not have; use cpu or a CUDA GPU index.")
+            throw GuardianFlowError.invalidInput(
+                "--device mps is Apple's GPU, which this machine does not have; use cpu or a CUDA GPU index.")
         }
         let indices = Self.gpuIndices(device) ?? [0]
         if let twice = indices.first(where: { index in indices.filter { $0 == index }.count > 1 }) {

@@ -34,7 +34,9 @@ enum TrainingMonitor {
         let selections: [GPUSelection]
         do {
             let visible = ProcessInfo.processInfo.environment["CUDA_VISIBLE_DEVICES"]
-            selections = try started.gpus.compactMap { try GPUSelection.resolve(device: $0.device, uuid: $0.uuid, cudaVisibleDevices: visible) }
+            selections = try started.gpus.compactMap {
+                try GPUSelection.resolve(device: $0.device, uuid: $0.uuid, cudaVisibleDevices: visible)
+            }
         } catch {
             logger.warning("GPU metrics are not logged: \(error).")
             return "unavailable: \(error)"

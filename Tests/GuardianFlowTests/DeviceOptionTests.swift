@@ -3,7 +3,6 @@ import GuardianFlow
 import Logging
 import Testing
 
-
 /// `--device`: what the validator takes is what `train --help` offers, on any machine.
 @Suite("The --device option")
 struct DeviceOptionTests {

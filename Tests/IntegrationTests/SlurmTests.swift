@@ -26,7 +26,9 @@ struct SlurmTests {
         return TestEnvironment.cleanEnvironment(extra)
     }
 
-    func submit(_ arguments: [String], _ environment: [String: String], device: String? = "cpu") async throws -> (CLI.Result, [String: String]) {
+    func submit(_ arguments: [String], _ environment: [String: String], device: String? = "cpu") async throws -> (
+        CLI.Result, [String: String]
+    ) {
         let result = try await CLI.run(
             ["submit", "--data", Self.data, "--epochs", "2", "--batch", "8", "--imgsz", "64"] + (device.map { ["--device", $0] } ?? [])
                 + ["--workers", "0", "--arg", "plots=false", "--json"] + arguments, environment: environment, timeout: .seconds(180))
