@@ -67,17 +67,9 @@ extension TrainingRunner {
             model: prepared.model, data: prepared.dataset.yamlPath, epochs: options.epochs, batch: options.batch, imgsz: options.imgsz,
             device: options.device, project: (settings.workDir as NSString).appendingPathComponent("runs"),
             name: runId, workers: options.workers, seed: options.seed, args: Self.extraArguments(options))
-        let session: TrainingSession
-        do {
-            session = try TrainingSession(
-                client: client.with(retry: Self.finishingRetry(settings)), settings: settings, python: prepared.python, launcher: launcher,
-                control: control, onProgress: onProgress, logger: logger, run: run.info, experimentName: experimentName,
-                options: options, dataset: prepared.dataset, modelArch: modelArch, saveDir: saveDir, resuming: false,
-                loggedParams: Set(run.params.keys))
-        } catch {
-            throw GuardianFlowError.io(
-                "The work dir \(settings.workDir) cannot hold the journal or lease of run \(runId), which stays SCHEDULED: \(error)")
-        }
+        let session = try reopenSession(
+            run, client: client, settings: settings, python: prepared.python, experimentName: experimentName, options: options,
+            dataset: prepared.dataset, modelArch: modelArch, saveDir: saveDir, resuming: false)
         do {
             try await client.updateRun(runId: runId, status: .running)
             var started = tags

@@ -194,7 +194,8 @@ public struct TrainingRunner: Sendable {
             throw GuardianFlowError.registryState("Run \(runId) was not made by guardianflow train; it cannot be resumed.")
         }
         let validator = TrainingInputValidator(ultralyticsPackage: python.ultralyticsPackage())
-        if let device = options.device { try validator.validate(device: device) }
+        // The device it is resumed on: the one given, else the one it trained on.
+        if let device = options.device ?? run.params["device"].flatMap({ $0 == "None" ? nil : $0 }) { try validator.validate(device: device) }
         let dataset = try validator.validate(dataYAML: dataPath, root: run.tags["guardianflow.data_root"])
         let experiment = try await client.getExperiment(id: run.info.experimentId)
         try await TrainingExperiment.markKind(experiment, client: client)
@@ -224,17 +225,9 @@ public struct TrainingRunner: Sendable {
         try Self.checkWorkDir(settings.workDir)
         // Journal and lease first, then RUNNING: a run this process reopens is always one that
         // recovery can end again.
-        let session: TrainingSession
-        do {
-            session = try TrainingSession(
-                client: client.with(retry: Self.finishingRetry(settings)), settings: settings, python: python, launcher: launcher,
-                control: control, onProgress: onProgress, logger: logger, run: run.info, experimentName: experiment.name,
-                options: options, dataset: dataset, modelArch: arch, saveDir: saveDir, resuming: true,
-                loggedParams: Set(run.params.keys))
-        } catch {
-            throw GuardianFlowError.io(
-                "The work dir \(settings.workDir) cannot hold the journal or lease of run \(runId), which stays \(run.info.status.rawValue): \(error)")
-        }
+        let session = try reopenSession(
+            run, client: client, settings: settings, python: python, experimentName: experiment.name, options: options, dataset: dataset,
+            modelArch: arch, saveDir: saveDir, resuming: true)
         do {
             try await client.updateRun(runId: runId, status: .running)
             try await client.setTag(runId: runId, key: "guardianflow.resumed_at", value: Date().formatted(.iso8601))
@@ -248,6 +241,26 @@ public struct TrainingRunner: Sendable {
 
     /// Retries for what ends a run (uploads, registration): patient, but never longer than the
     /// outage wait, after which the journal's plan is left to `guardianflow sync`.
+    /// The session of a run that already exists (resumed, or submitted and now attached): its
+    /// journal and lease are made before it goes RUNNING.
+    ///
+    /// - Throws: ``GuardianFlowError/io(_:)`` when the work dir cannot hold them; the run stays as it is.
+    func reopenSession(
+        _ run: Run, client: MLflowClient, settings: Settings, python: PythonEnvironment, experimentName: String, options: TrainingOptions,
+        dataset: TrainingInputValidator.Dataset, modelArch: String, saveDir: String, resuming: Bool
+    ) throws -> TrainingSession {
+        do {
+            return try TrainingSession(
+                client: client.with(retry: Self.finishingRetry(settings)), settings: settings, python: python, launcher: launcher,
+                control: control, onProgress: onProgress, logger: logger, run: run.info, experimentName: experimentName,
+                options: options, dataset: dataset, modelArch: modelArch, saveDir: saveDir, resuming: resuming,
+                loggedParams: Set(run.params.keys))
+        } catch {
+            throw GuardianFlowError.io(
+                "The work dir \(settings.workDir) cannot hold the journal or lease of run \(run.info.runId), which stays \(run.info.status.rawValue): \(error)")
+        }
+    }
+
     static func finishingRetry(_ settings: Settings) -> RetryPolicy {
         RetryPolicy(maxAttempts: RetryPolicy.patient.maxAttempts, budget: min(RetryPolicy.patient.budget, max(settings.outageWait, .seconds(3))))
     }
