@@ -92,12 +92,7 @@ public final class SystemMonitor: @unchecked Sendable {
         lock.withLock { sampler.trainerGroup = trainerGroup }
     }
 
-    /// The training's GPU, once the trainer said which it is.
-    public func watch(gpu nvml: NVML, device: NVML.Device, label: Int) {
-        lock.withLock { sampler.setGPU(nvml: nvml, device: device, label: label) }
-    }
-
-    /// Samples each of a multi-GPU training's GPUs.
+    /// The training's GPUs (one, or each of a multi-GPU training's), once the trainer said which.
     public func watch(gpus nvml: NVML, devices: [(device: NVML.Device, label: Int)]) {
         lock.withLock { sampler.setGPUs(nvml: nvml, devices: devices) }
     }

@@ -67,7 +67,7 @@ public struct TrainingInputValidator: Sendable {
             if gpus > 1, options.batch == -1 {
                 throw bad(
                     "--batch -1 (AutoBatch) sizes the batch to one GPU; ultralytics cannot do that for a multi-GPU training. "
-                        + "Give a batch that is a multiple of \(gpus), e.g. --batch \(gpus * 8) (\(8) images on each GPU).")
+                        + "Give a batch that is a multiple of \(gpus), e.g. --batch \(gpus * 8) (8 images on each GPU).")
             }
             if gpus > 1, options.batch < gpus {
                 throw bad(

@@ -195,7 +195,8 @@ public struct TrainingRunner: Sendable {
         }
         let validator = TrainingInputValidator(ultralyticsPackage: python.ultralyticsPackage())
         // The device it is resumed on: the one given, else the one it trained on.
-        if let device = options.device ?? run.params["device"].flatMap({ $0 == "None" ? nil : $0 }) { try validator.validate(device: device) }
+        let device = options.device ?? run.params["device"].flatMap { $0 == "None" ? nil : $0 }
+        if let device { try validator.validate(device: device) }
         let dataset = try validator.validate(dataYAML: dataPath, root: run.tags["guardianflow.data_root"])
         let experiment = try await client.getExperiment(id: run.info.experimentId)
         try await TrainingExperiment.markKind(experiment, client: client)
@@ -219,7 +220,7 @@ public struct TrainingRunner: Sendable {
         let epochs = Int(run.params["epochs"] ?? "") ?? options.epochs
         let job = TrainingJob(
             model: lastPt, data: dataset.yamlPath, epochs: epochs, batch: Int(run.params["batch"] ?? "") ?? options.batch,
-            imgsz: Int(run.params["imgsz"] ?? "") ?? options.imgsz, device: options.device ?? run.params["device"].flatMap { $0 == "None" ? nil : $0 },
+            imgsz: Int(run.params["imgsz"] ?? "") ?? options.imgsz, device: device,
             project: (settings.workDir as NSString).appendingPathComponent("runs"), name: runId, workers: options.workers,
             resume: lastPt)
         try Self.checkWorkDir(settings.workDir)
